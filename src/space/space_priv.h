@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internal: what every address space shares, and the small interface a
+ * backend (sim, phys, vfio) implements. The layers above (regions, DMA
+ * commands) only ever see struct dmk_space and struct dmk_region.
+ */
+#ifndef DMK_SPACE_PRIV_H
+#define DMK_SPACE_PRIV_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <dmakit/region.h>
+#include <dmakit/space.h>
+
+#include "../core/bits.h"
+#include "radix.h"
+
+struct dmk_space;
+struct dmk_dma;
+
+enum dmk_region_state {
+	DMK_REGION_LIVE = 0,
+	DMK_REGION_DYING = 1,
+};
+
+/*
+ * struct dmk_region - one registration
+ *
+ * The backend fills either @dev_base (and sets @linear: device address =
+ * @dev_base + (va - @pva)) or @pages (one device address per 4 KiB host page
+ * of [@pva, @pva + @plen)). Readers reach a region through the radix without
+ * a lock; @state tells them it is going away (see region.c for the protocol).
+ */
+struct dmk_region {
+	struct dmk_space *space;
+	uintptr_t va;		/* as registered */
+	size_t len;
+	uintptr_t pva;		/* host pages pinned and mapped */
+	size_t plen;
+	unsigned prot;
+	unsigned refs;		/* registrations; under space->lock */
+	_Atomic int state;	/* enum dmk_region_state */
+	bool linear;
+	uint64_t dev_base;	/* when linear */
+	uint64_t *pages;	/* when not linear; freed by the core */
+	size_t dev_runs;	/* device-contiguous runs, for dmk_region_info */
+	void *backend_priv;	/* the backend's own record */
+	struct dmk_region *prev, *next;	/* space->regions, under space->lock */
+};
+
+/* Device address of host address @va inside region @r. */
+static inline uint64_t dmk_region_dev(const struct dmk_region *r, uintptr_t va)
+{
+	if (r->linear)
+		return r->dev_base + (va - r->pva);
+	return r->pages[(va - r->pva) >> DMK_HOST_PAGE_SHIFT] + (va & (DMK_HOST_PAGE - 1));
+}
+
+/*
+ * struct dmk_space_ops - what a backend does
+ * @kind: "sim", "phys", "vfio".
+ * @map: pin [@r->pva, +@r->plen) (whole host pages) and make it reachable
+ *	by the device with @r->prot; fill @r->linear/@r->dev_base or @r->pages
+ *	(malloc'd, one entry a host page) and @r->dev_runs. Return 0 or a
+ *	negative errno after dmk_fail().
+ * @unmap: undo @map. Called once no device may use the addresses.
+ * @destroy: free the backend's state (the space struct itself is the
+ *	core's).
+ */
+struct dmk_space_ops {
+	const char *kind;
+	int (*map)(struct dmk_space *sp, struct dmk_region *r);
+	void (*unmap)(struct dmk_space *sp, struct dmk_region *r);
+	void (*destroy)(struct dmk_space *sp);
+};
+
+/*
+ * struct dmk_space - the core's part of every space
+ *
+ * Backends embed nothing; they keep their own state behind @priv.
+ */
+struct dmk_space {
+	const struct dmk_space_ops *ops;
+	void *priv;
+	struct dmk_radix radix;		/* VA -> device address, lock-free reads */
+	pthread_mutex_t lock;		/* registrations, command list */
+	struct dmk_region *regions;	/* all live regions */
+	size_t nregions;
+	struct dmk_dma *cmds;		/* all commands, for unregister's scan */
+	size_t ncmds;
+	size_t npools;
+};
+
+/* Core helpers for backends' constructors and the layers above. */
+int dmki_space_new(const struct dmk_space_ops *ops, void *priv, struct dmk_space **out);
+
+#endif
