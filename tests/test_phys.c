@@ -1,0 +1,404 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The phys space against the kernel's own word: every device address a
+ * registration gives must be the frame /proc/self/pagemap shows for that
+ * page, read here through a file of our own, not through the library.
+ *
+ * Needs root; every test skips otherwise.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <setjmp.h>
+#include <stdbool.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <dmakit/dma.h>
+#include <dmakit/error.h>
+#include <dmakit/region.h>
+#include <dmakit/space.h>
+#include <dmakit/spec.h>
+
+#define PG 4096ul
+#define HUGE (2ul << 20)
+
+static int pagemap = -1;
+
+/* Physical address of the page holding @va, or 0 when not present. */
+static uint64_t frame_of(uintptr_t va)
+{
+	uint64_t e = 0;
+
+	assert_int_equal(pread(pagemap, &e, sizeof(e), (off_t)((va / PG) * sizeof(e))),
+			 sizeof(e));
+	if (!(e >> 63))
+		return 0;
+	return (e & ((1ull << 55) - 1)) * PG;
+}
+
+static long locked_bytes(void)
+{
+	char line[256];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "VmLck:", 6))
+			kb = atol(line + 6);
+	fclose(f);
+	assert_true(kb >= 0);
+	return kb * 1024;
+}
+
+/* A phys space, or skip the test when this process may not have one. */
+static struct dmk_space *phys_space(void)
+{
+	struct dmk_space *sp = NULL;
+	int err;
+
+	if (geteuid() != 0) {
+		print_message("phys: not root, skipped\n");
+		skip();
+	}
+	err = dmk_space_phys_create(&sp);
+	if (err == -EPERM) {
+		print_message("phys: frames hidden (%s), skipped\n", dmk_last_error());
+		skip();
+	}
+	assert_int_equal(err, 0);
+	assert_string_equal(dmk_space_kind(sp), "phys");
+	if (pagemap < 0)
+		pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	assert_true(pagemap >= 0);
+	return sp;
+}
+
+/*
+ * Check every pinned page of @r: translated address == pagemap frame, and
+ * the region's run count matches the frames. Returns the run count.
+ */
+static size_t check_region(struct dmk_space *sp, struct dmk_region *r)
+{
+	struct dmk_region_info info;
+	uintptr_t va;
+	uint64_t dev, next = UINT64_MAX;
+	size_t runs = 0;
+
+	assert_int_equal(dmk_region_info(r, &info), 0);
+	assert_true((uintptr_t)info.pinned_va % PG == 0);
+	assert_true(info.pinned_len % PG == 0);
+	for (va = (uintptr_t)info.pinned_va; va < (uintptr_t)info.pinned_va + info.pinned_len;
+	     va += PG) {
+		uint64_t pa = frame_of(va);
+
+		assert_true(pa != 0);
+		assert_int_equal(dmk_space_translate(sp, (void *)va, &dev), 0);
+		assert_int_equal(dev, pa);
+		/* a byte inside the page translates with its offset */
+		assert_int_equal(dmk_space_translate(sp, (void *)(va + 123), &dev), 0);
+		assert_int_equal(dev, pa + 123);
+		runs += pa != next;
+		next = pa + PG;
+	}
+	assert_int_equal(info.dev_runs, runs);
+	return runs;
+}
+
+static void test_buffers(void **state)
+{
+	static const size_t sizes[] = { 1, 100, PG, 3 * PG + 7, 1ul << 20, (8ul << 20) + 123 };
+	static const size_t offs[] = { 0, 1, 2049, PG - 1 };
+	struct dmk_space *sp = phys_space();
+	long base = locked_bytes();
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		for (size_t j = 0; j < sizeof(offs) / sizeof(offs[0]); j++) {
+			struct dmk_region_info info;
+			struct dmk_region *r;
+			char *buf = NULL;
+			uint64_t dev;
+
+			/* large ones come fresh from mmap: never touched */
+			assert_int_equal(posix_memalign((void **)&buf, PG, sizes[i] + offs[j]), 0);
+			assert_int_equal(dmk_region_register(sp, buf + offs[j], sizes[i], DMK_PROT_RW,
+							     &r), 0);
+			check_region(sp, r);
+			assert_int_equal(dmk_region_info(r, &info), 0);
+			assert_ptr_equal(info.pinned_va, (void *)((uintptr_t)(buf + offs[j]) & ~(PG - 1)));
+			assert_int_equal(locked_bytes() - base, info.pinned_len);
+			assert_int_equal(dmk_space_translate(sp, buf + offs[j], &dev), 0);
+			assert_int_equal(dev, frame_of((uintptr_t)(buf + offs[j])) + (uintptr_t)(buf + offs[j]) % PG);
+
+			/* writing must not move a page: mlock faulted them in writable */
+			memset(buf + offs[j], 0xa5, sizes[i]);
+			check_region(sp, r);
+
+			assert_int_equal(dmk_region_unregister(r), 0);
+			assert_int_equal(locked_bytes(), base);
+			assert_int_equal(dmk_space_translate(sp, buf + offs[j], &dev), -EFAULT);
+			free(buf);
+		}
+	}
+	assert_int_equal(dmk_space_destroy(sp), 0);
+}
+
+/* Two registrations share a page; dropping one must leave it locked. */
+static void test_shared_page(void **state)
+{
+	struct dmk_space *sp = phys_space();
+	long base = locked_bytes();
+	struct dmk_region *a, *b;
+	char *buf = mmap(NULL, 8 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	(void)state;
+	assert_true(buf != MAP_FAILED);
+	/* a: pages 0-2, b: pages 2-4, page 2 in both */
+	assert_int_equal(dmk_region_register(sp, buf + 10, 3 * PG - 100, DMK_PROT_RW, &a), 0);
+	assert_int_equal(dmk_region_register(sp, buf + 2 * PG + 3000, 2 * PG + 5, DMK_PROT_RW, &b), 0);
+	assert_int_equal(locked_bytes() - base, 5 * PG);
+	check_region(sp, a);
+	check_region(sp, b);
+
+	assert_int_equal(dmk_region_unregister(a), 0);
+	assert_int_equal(locked_bytes() - base, 3 * PG);	/* pages 2-4 */
+	check_region(sp, b);
+	assert_int_equal(dmk_region_register(sp, buf, 8 * PG, DMK_PROT_RW, &a), 0);
+	assert_int_equal(locked_bytes() - base, 8 * PG);
+	assert_int_equal(dmk_region_unregister(a), 0);
+	assert_int_equal(locked_bytes() - base, 3 * PG);
+	assert_int_equal(dmk_region_unregister(b), 0);
+	assert_int_equal(locked_bytes(), base);
+	assert_int_equal(dmk_space_destroy(sp), 0);
+	munmap(buf, 8 * PG);
+}
+
+/* One huge page: one device run, one segment under rules that allow all. */
+static void check_huge(struct dmk_space *sp, char *p)
+{
+	struct dmk_dma_spec spec;
+	struct dmk_region_info info;
+	struct dmk_region *r;
+	struct dmk_dma *dma;
+	const struct dmk_seg *segs;
+	uint64_t covered = 0;
+	size_t n = 0;
+
+	assert_int_equal(dmk_region_register(sp, p, HUGE, DMK_PROT_RW, &r), 0);
+	assert_int_equal(check_region(sp, r), 1);
+	assert_int_equal(dmk_region_info(r, &info), 0);
+	assert_int_equal(info.dev_runs, 1);
+
+	dmk_dma_spec_init(&spec);
+	assert_int_equal(dmk_dma_create(sp, &spec, NULL, &dma), 0);
+	assert_int_equal(dmk_dma_prepare_buf(dma, p, HUGE, DMK_FROM_DEVICE, &covered), 0);
+	assert_int_equal(covered, HUGE);
+	segs = dmk_dma_segs(dma, &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(segs[0].addr, frame_of((uintptr_t)p));
+	assert_int_equal(segs[0].len, HUGE);
+	assert_int_equal(dmk_dma_complete(dma), 0);
+	assert_int_equal(dmk_dma_destroy(dma), 0);
+	assert_int_equal(dmk_region_unregister(r), 0);
+}
+
+static long read_long(const char *path)
+{
+	char buf[64] = "";
+	int fd = open(path, O_RDONLY);
+	ssize_t got;
+
+	if (fd < 0)
+		return -1;
+	got = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	return got > 0 ? atol(buf) : -1;
+}
+
+static int write_long(const char *path, long v)
+{
+	char buf[64];
+	int fd = open(path, O_WRONLY), len, ok;
+
+	if (fd < 0)
+		return -1;
+	len = snprintf(buf, sizeof(buf), "%ld\n", v);
+	ok = write(fd, buf, (size_t)len) == len;
+	close(fd);
+	return ok ? 0 : -1;
+}
+
+#define NR_HUGE "/proc/sys/vm/nr_hugepages"
+#define FREE_HUGE "/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages"
+
+static void test_hugetlb(void **state)
+{
+	struct dmk_space *sp = phys_space();
+	long orig = read_long(NR_HUGE);
+	bool raised = false;
+	char *p;
+
+	(void)state;
+	if (read_long(FREE_HUGE) < 1 && orig >= 0)
+		raised = write_long(NR_HUGE, orig + 1) == 0;
+	p = mmap(NULL, HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB,
+		 -1, 0);
+	if (p == MAP_FAILED) {
+		if (raised)
+			write_long(NR_HUGE, orig);
+		assert_int_equal(dmk_space_destroy(sp), 0);
+		print_message("phys: no 2 MiB hugetlb page to be had (%s), skipped\n",
+			      strerror(errno));
+		skip();
+	}
+	check_huge(sp, p);	/* never touched: the registration faults it in */
+	munmap(p, HUGE);
+	if (raised)
+		write_long(NR_HUGE, orig);
+	assert_int_equal(dmk_space_destroy(sp), 0);
+}
+
+static void test_thp(void **state)
+{
+	struct dmk_space *sp = phys_space();
+	char *map, *p;
+
+	(void)state;
+	map = mmap(NULL, 2 * HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(map != MAP_FAILED);
+	p = (char *)(((uintptr_t)map + HUGE - 1) & ~(HUGE - 1));
+	if (madvise(p, HUGE, MADV_HUGEPAGE) == 0)
+		memset(p, 1, HUGE);
+	for (uintptr_t va = (uintptr_t)p + PG; va < (uintptr_t)p + HUGE; va += PG) {
+		if (frame_of(va) != frame_of((uintptr_t)p) + (va - (uintptr_t)p)) {
+			munmap(map, 2 * HUGE);
+			assert_int_equal(dmk_space_destroy(sp), 0);
+			print_message("phys: no transparent huge page (THP off or memory "
+				      "fragmented), skipped\n");
+			skip();
+		}
+	}
+	check_huge(sp, p);
+	munmap(map, 2 * HUGE);
+	assert_int_equal(dmk_space_destroy(sp), 0);
+}
+
+/* Untouched read-only memory is the zero page: readable, never writable. */
+static void test_read_only(void **state)
+{
+	struct dmk_space *sp = phys_space();
+	long base = locked_bytes();
+	struct dmk_region *r;
+	char *p = mmap(NULL, 4 * PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	(void)state;
+	assert_true(p != MAP_FAILED);
+	assert_int_equal(dmk_region_register(sp, p, 4 * PG, DMK_PROT_WRITE, &r), -EFAULT);
+	assert_non_null(strstr(dmk_last_error(), "zero page"));
+	assert_int_equal(locked_bytes(), base);
+	assert_int_equal(dmk_region_register(sp, p, 4 * PG, DMK_PROT_READ, &r), 0);
+	check_region(sp, r);
+	assert_int_equal(dmk_region_unregister(r), 0);
+	assert_int_equal(locked_bytes(), base);
+	munmap(p, 4 * PG);
+
+	/* and a hole is -EFAULT, not -ENOMEM */
+	assert_int_equal(dmk_region_register(sp, p, 4 * PG, DMK_PROT_READ, &r), -EFAULT);
+	assert_int_equal(locked_bytes(), base);
+	assert_int_equal(dmk_space_destroy(sp), 0);
+}
+
+static int child_create(bool dumpable)
+{
+	struct dmk_space *sp = NULL;
+	int err;
+
+	if (setgroups(0, NULL) || setgid(65534) || setuid(65534))
+		return 2;
+	/*
+	 * Changing uid makes the process undumpable, which makes its /proc
+	 * files root's: open() fails. Dumpable again, open() works and the
+	 * kernel hides the frames instead. Both must be -EPERM.
+	 */
+	if (dumpable && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0))
+		return 3;
+	err = dmk_space_phys_create(&sp);
+	if (err != -EPERM) {
+		fprintf(stderr, "uid 65534 (dumpable %d): %d %s\n", dumpable, err, dmk_last_error());
+		return 1;
+	}
+	fprintf(stderr, "uid 65534 (dumpable %d): -EPERM: %s\n", dumpable, dmk_last_error());
+	return 0;
+}
+
+static void test_not_root(void **state)
+{
+	(void)state;
+	if (geteuid() != 0) {
+		struct dmk_space *sp = NULL;
+
+		/* we are the unprivileged case already */
+		assert_int_equal(dmk_space_phys_create(&sp), -EPERM);
+		return;
+	}
+	for (int dumpable = 0; dumpable < 2; dumpable++) {
+		int status = -1;
+		pid_t pid = fork();
+
+		assert_true(pid >= 0);
+		if (pid == 0)
+			_exit(child_create(dumpable));
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+}
+
+/* A forked child must not use its parent's space: the pagemap is the parent's. */
+static void test_forked_child(void **state)
+{
+	struct dmk_space *sp = phys_space();
+	int status = -1;
+	pid_t pid;
+
+	(void)state;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct dmk_region *r;
+		char *p = malloc(PG);
+
+		_exit(p && dmk_region_register(sp, p, PG, DMK_PROT_RW, &r) == -EINVAL ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(dmk_space_destroy(sp), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_buffers),
+		cmocka_unit_test(test_shared_page),
+		cmocka_unit_test(test_hugetlb),
+		cmocka_unit_test(test_thp),
+		cmocka_unit_test(test_read_only),
+		cmocka_unit_test(test_not_root),
+		cmocka_unit_test(test_forked_child),
+	};
+
+	return cmocka_run_group_tests_name("phys", tests, NULL, NULL);
+}
