@@ -20,7 +20,23 @@
 #include "radix.h"
 
 struct dmk_space;
-struct dmk_dma;
+
+/*
+ * struct dmki_hold - the registrations one DMA command uses
+ *
+ * A command records each region it translates through here before it
+ * checks that the region is live; dmk_region_unregister() marks a region
+ * dying, then looks at every hold (see region.c). @seq is odd while a
+ * prepare walks the radix, so that unregister can wait for walks that may
+ * still hold a pointer to a region it is about to free.
+ */
+#define DMKI_HOLD_MAX 64
+struct dmki_hold {
+	_Atomic unsigned seq;
+	_Atomic unsigned n;
+	_Atomic(struct dmk_region *) region[DMKI_HOLD_MAX];
+	struct dmki_hold *prev, *next;	/* space->holds, under space->lock */
+};
 
 enum dmk_region_state {
 	DMK_REGION_LIVE = 0,
@@ -43,6 +59,7 @@ struct dmk_region {
 	size_t plen;
 	unsigned prot;
 	unsigned refs;		/* registrations; under space->lock */
+	bool overlaps;		/* shares pages with another registration */
 	_Atomic int state;	/* enum dmk_region_state */
 	bool linear;
 	uint64_t dev_base;	/* when linear */
@@ -90,12 +107,36 @@ struct dmk_space {
 	pthread_mutex_t lock;		/* registrations, command list */
 	struct dmk_region *regions;	/* all live regions */
 	size_t nregions;
-	struct dmk_dma *cmds;		/* all commands, for unregister's scan */
-	size_t ncmds;
-	size_t npools;
+	struct dmki_hold *holds;	/* every command's, for unregister's scan */
+	size_t nholds;
+	bool reader_fence;		/* no membarrier: readers fence themselves */
 };
 
-/* Core helpers for backends' constructors and the layers above. */
+/*
+ * dmki_space_new() - the core's half of a backend's constructor
+ *
+ * Allocates the space with its radix and lock; @priv is the backend's.
+ * Returns 0 or -ENOMEM (after dmki_fail()).
+ */
 int dmki_space_new(const struct dmk_space_ops *ops, void *priv, struct dmk_space **out);
+
+/* Add or remove a command's hold from the space's list. */
+void dmki_space_add_hold(struct dmk_space *sp, struct dmki_hold *h);
+void dmki_space_del_hold(struct dmk_space *sp, struct dmki_hold *h);
+
+/*
+ * The readers' half of the unregister protocol (region.c): a barrier that
+ * is free when the kernel's membarrier does the other half.
+ */
+static inline void dmki_reader_fence(const struct dmk_space *sp)
+{
+	if (__builtin_expect(sp->reader_fence, 0))
+		atomic_thread_fence(memory_order_seq_cst);
+	else
+		atomic_signal_fence(memory_order_seq_cst);
+}
+
+/* The writers' half: every thread of the process passes a full barrier. */
+void dmki_writer_barrier(const struct dmk_space *sp);
 
 #endif

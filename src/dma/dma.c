@@ -1,0 +1,708 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * DMA commands: the segment generator.
+ *
+ * A prepare walks the slice as runs of bytes that are contiguous on the
+ * device and feeds them to emit(), which grows the last segment or starts a
+ * new one, cutting where the size, boundary, window or transfer limits say
+ * and only at points where both halves stay legal. When a run cannot go in
+ * place (its start breaks an alignment or the window, or the segment before
+ * it cannot legally end there) the generator bounces: bytes go to chunks of
+ * the pool, whose addresses obey every rule, until a point where the
+ * in-place bytes are legal again. A segment that already ended badly is cut
+ * back to its last legal end first, and those bytes are bounced too. So
+ * only the pieces that need it are copied.
+ *
+ * Terms: A = address alignment, LA = length alignment, PG = device page.
+ * G is the alignment a segment other than the first must start on (A, or
+ * PG too under the page-list rule); E is the granule a segment other than
+ * the last must end on (LA, or PG too under the page-list rule).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <dmakit/dma.h>
+
+#include "../core/error_priv.h"
+#include "../space/space_priv.h"
+#include "dma_priv.h"
+
+struct seg_meta {
+	uint64_t xoff;		/* transfer offset of the segment's first byte */
+	bool bounce;
+};
+
+struct copy {
+	char *host;
+	char *bounce;
+	uint64_t len;
+};
+
+struct chunk_run {
+	size_t first, n;
+};
+
+struct dmk_dma {
+	struct dmk_space *space;
+	struct dmk_dma_spec spec;
+	struct dmk_bounce_pool *pool;
+	uint64_t G, E;			/* see the top of this file */
+	bool prepared;
+	enum dmk_dir dir;
+	uint64_t covered, bounced;
+	size_t nsegs, cap;
+	struct dmk_seg *segs;
+	struct seg_meta *meta;
+	size_t ncopies, copies_cap;
+	struct copy *copies;
+	size_t nruns, runs_cap;
+	struct chunk_run *runs;
+	struct dmki_hold hold;
+};
+
+/* Why emit() stopped before it used all of a run. */
+enum emit_rc {
+	EMIT_OK = 0,
+	EMIT_VIOLATION,		/* the run cannot go in place here; x may be rewound */
+	EMIT_FULL,		/* the segment count is reached */
+};
+
+struct gen {
+	struct dmk_dma *d;
+	const struct iovec *iov;
+	int iovcnt;
+	int iov_i;		/* walker: entry and offset of byte x */
+	uint64_t iov_off;
+	uint64_t x;		/* bytes of the slice consumed */
+	uint64_t slice_off;	/* the slice's offset within the descriptor */
+	uint64_t target;	/* bytes to cover */
+	const char *why;	/* the rule the last violation broke */
+	int why_err;
+	bool truncate;		/* the violation needs the last segment cut back */
+	struct dmk_region *last_held;
+	long chunk;		/* bounce: current chunk, or -1 */
+	uint64_t chunk_used;
+};
+
+static int grow(void **arr, size_t *cap, size_t need, size_t elem)
+{
+	size_t ncap;
+	void *n;
+
+	if (need <= *cap)
+		return 0;
+	ncap = *cap ? *cap * 2 : 16;
+	while (ncap < need)
+		ncap *= 2;
+	n = realloc(*arr, ncap * elem);
+	if (!n)
+		return -ENOMEM;
+	*arr = n;
+	*cap = ncap;
+	return 0;
+}
+
+static int grow_segs(struct dmk_dma *d, size_t need)
+{
+	size_t cap = d->cap;
+
+	if (grow((void **)&d->segs, &cap, need, sizeof(*d->segs)))
+		return -ENOMEM;
+	cap = d->cap;
+	if (grow((void **)&d->meta, &cap, need, sizeof(*d->meta)))
+		return -ENOMEM;
+	d->cap = cap;
+	return 0;
+}
+
+int dmk_dma_create(struct dmk_space *sp, const struct dmk_dma_spec *spec,
+		   struct dmk_bounce_pool *pool, struct dmk_dma **out)
+{
+	struct dmk_dma *d;
+	int err;
+
+	if (!sp || !out)
+		return dmki_fail(-EINVAL, "no space or no place for the command");
+	err = dmk_dma_spec_check(spec);
+	if (err)
+		return err;
+	if (pool && pool->space != sp)
+		return dmki_fail(-EINVAL, "the bounce pool belongs to another space");
+	if (pool) {
+		uint64_t chunk = pool->chunk;
+
+		if (chunk < max_u64(spec->addr_align, spec->len_align) ||
+		    (spec->boundary && spec->boundary < chunk) ||
+		    ((spec->flags & DMK_SPEC_PAGE_LIST) && chunk != spec->dev_page_size))
+			return dmki_fail(-EINVAL, "bounce chunks of %" PRIu64 " bytes cannot obey these rules (alignment, boundary or device page)",
+					 chunk);
+		for (size_t c = 0; c < pool->nchunks; c++) {
+			uint64_t dev = dmki_bounce_dev(pool, c);
+
+			if (dev < spec->addr_low || dev + chunk - 1 > spec->addr_high)
+				return dmki_fail(-ERANGE, "bounce chunk %zu at %#" PRIx64 " is outside the window [%#" PRIx64 ", %#" PRIx64 "]",
+						 c, dev, spec->addr_low, spec->addr_high);
+		}
+	}
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return dmki_fail(-ENOMEM, "out of memory for a DMA command");
+	d->space = sp;
+	d->spec = *spec;
+	d->pool = pool;
+	d->G = spec->addr_align;
+	d->E = spec->len_align;
+	if (spec->flags & DMK_SPEC_PAGE_LIST) {
+		d->G = max_u64(d->G, spec->dev_page_size);
+		d->E = max_u64(d->E, spec->dev_page_size);
+	}
+	if (grow_segs(d, spec->max_segs && spec->max_segs < 16 ? spec->max_segs : 16)) {
+		free(d);
+		return dmki_fail(-ENOMEM, "out of memory for a DMA command");
+	}
+	if (pool) {
+		pthread_mutex_lock(&pool->lock);
+		pool->users++;
+		pthread_mutex_unlock(&pool->lock);
+	}
+	dmki_space_add_hold(sp, &d->hold);
+	*out = d;
+	return 0;
+}
+
+int dmk_dma_destroy(struct dmk_dma *d)
+{
+	if (!d)
+		return 0;
+	if (d->prepared)
+		return dmki_fail(-EBUSY, "the DMA command is prepared; complete it first");
+	dmki_space_del_hold(d->space, &d->hold);
+	if (d->pool) {
+		pthread_mutex_lock(&d->pool->lock);
+		d->pool->users--;
+		pthread_mutex_unlock(&d->pool->lock);
+	}
+	free(d->segs);
+	free(d->meta);
+	free(d->copies);
+	free(d->runs);
+	free(d);
+	return 0;
+}
+
+/* Position the walker at byte @x of the slice. */
+static void seek(struct gen *g, uint64_t x)
+{
+	uint64_t off = g->slice_off + x;
+	int i = 0;
+
+	while (i < g->iovcnt && off >= g->iov[i].iov_len) {
+		off -= g->iov[i].iov_len;
+		i++;
+	}
+	g->iov_i = i;
+	g->iov_off = off;
+	g->x = x;
+}
+
+static void advance(struct gen *g, uint64_t n)
+{
+	g->x += n;
+	g->iov_off += n;
+	while (g->iov_i < g->iovcnt && g->iov_off >= g->iov[g->iov_i].iov_len) {
+		g->iov_off -= g->iov[g->iov_i].iov_len;
+		g->iov_i++;
+	}
+}
+
+static bool seg_can_end(const struct dmk_dma *d, const struct dmk_seg *s)
+{
+	return !(s->len & (d->spec.len_align - 1)) &&
+	       (!(d->spec.flags & DMK_SPEC_PAGE_LIST) || !((s->addr + s->len) & (d->spec.dev_page_size - 1)));
+}
+
+/*
+ * The furthest legal end of a segment starting at @s that may not reach
+ * past @limit: the next segment starts there, so it is G aligned, and the
+ * length is a multiple of LA. Returns @s when there is none.
+ */
+static uint64_t cut_point(const struct dmk_dma *d, uint64_t s, uint64_t limit)
+{
+	uint64_t la = d->spec.len_align, c;
+
+	if (la <= d->G) {
+		c = align_down(limit, d->G);
+		if (c <= s || ((c - s) & (la - 1)))
+			return s;
+		return c;
+	}
+	c = s + align_down(limit - s, la);
+	return (c & (d->G - 1)) ? s : c;
+}
+
+/* The first device address the segment starting at @s may not reach. */
+static uint64_t seg_limit(const struct dmk_dma *d, uint64_t s)
+{
+	uint64_t lim = d->spec.addr_high == UINT64_MAX ? UINT64_MAX : d->spec.addr_high + 1;
+
+	if (d->spec.max_seg_size && s + d->spec.max_seg_size > s)
+		lim = min_u64(lim, s + d->spec.max_seg_size);
+	if (d->spec.boundary)
+		lim = min_u64(lim, align_down(s, d->spec.boundary) + d->spec.boundary);
+	return lim;
+}
+
+/*
+ * Cut the last segment back to its last legal end (as a segment that is
+ * not the transfer's last when @final is false) and rewind the walker.
+ */
+static void truncate_last(struct gen *g, bool final)
+{
+	struct dmk_dma *d = g->d;
+	struct dmk_seg *s = &d->segs[d->nsegs - 1];
+	uint64_t end = s->addr + s->len, c;
+
+	if (!final && (d->spec.flags & DMK_SPEC_PAGE_LIST))
+		end = align_down(end, d->spec.dev_page_size);
+	c = end > s->addr ? s->addr + align_down(end - s->addr, d->spec.len_align) : s->addr;
+	if (!final && (d->spec.flags & DMK_SPEC_PAGE_LIST) && (c & (d->spec.dev_page_size - 1)))
+		c = s->addr;
+	seek(g, d->meta[d->nsegs - 1].xoff + (c - s->addr));
+	s->len = c - s->addr;
+	if (!s->len)
+		d->nsegs--;
+}
+
+static int violation(struct gen *g, int err, const char *why)
+{
+	g->why_err = err;
+	g->why = why;
+	return EMIT_VIOLATION;
+}
+
+/*
+ * Append @len bytes at device address @dev (contiguous on the device) to
+ * the segments. *@used receives how many went in; the rest did not fit for
+ * the reason returned. The caller advances the walker by *@used, then cuts
+ * the last segment back when g->truncate says so.
+ */
+static int emit(struct gen *g, uint64_t dev, uint64_t len, bool bounce, uint64_t *used)
+{
+	struct dmk_dma *d = g->d;
+	const struct dmk_dma_spec *sp = &d->spec;
+
+	*used = 0;
+	while (len) {
+		struct dmk_seg *last = d->nsegs ? &d->segs[d->nsegs - 1] : NULL;
+		uint64_t add, lim;
+
+		if (last && d->meta[d->nsegs - 1].bounce == bounce && last->addr + last->len == dev) {
+			lim = seg_limit(d, last->addr);
+			if (dev + len <= lim && dev + len > dev) {
+				add = len;
+			} else {
+				uint64_t c = cut_point(d, last->addr, lim);
+
+				add = c > dev ? c - dev : 0;
+			}
+			if (add) {
+				last->len += add;
+				dev += add;
+				len -= add;
+				*used += add;
+				continue;
+			}
+			if (!last->len) {
+				/* A fresh segment that cannot legally take a byte. */
+				d->nsegs--;
+				return violation(g, -EINVAL, "no legal segment fits the size and boundary limits here");
+			}
+		}
+		/* A new segment: the last one must be able to end here. */
+		if (last && !seg_can_end(d, last)) {
+			if (d->meta[d->nsegs - 1].bounce)
+				return violation(g, -EPROTO, "internal: a bounce segment ended badly");
+			g->truncate = true;
+			return violation(g, -EINVAL, sp->flags & DMK_SPEC_PAGE_LIST ?
+					 "a segment other than the last must end on a device page" :
+					 "a segment length is not a multiple of the length alignment");
+		}
+		if (sp->max_segs && d->nsegs == sp->max_segs)
+			return EMIT_FULL;
+		if (!bounce) {
+			if (dev & ((d->nsegs ? d->G : sp->addr_align) - 1))
+				return violation(g, -EINVAL, d->nsegs && (sp->flags & DMK_SPEC_PAGE_LIST) ?
+						 "a segment other than the first must start on a device page" :
+						 "a segment's address is not aligned as the device needs");
+			if (dev < sp->addr_low || dev > sp->addr_high)
+				return violation(g, -ERANGE, "memory lies outside the device's address window");
+		}
+		if (grow_segs(d, d->nsegs + 1))
+			return violation(g, -ENOMEM, "out of memory for segments");
+		d->segs[d->nsegs] = (struct dmk_seg){ dev, 0 };
+		d->meta[d->nsegs] = (struct seg_meta){ g->x + *used, bounce };
+		d->nsegs++;
+	}
+	return EMIT_OK;
+}
+
+/* Record that the command uses @r; false when the hold is full. */
+static bool hold(struct gen *g, struct dmk_region *r)
+{
+	struct dmki_hold *h = &g->d->hold;
+	unsigned n;
+
+	if (r == g->last_held)
+		return true;
+	n = atomic_load_explicit(&h->n, memory_order_relaxed);
+	for (unsigned i = 0; i < n; i++)
+		if (atomic_load_explicit(&h->region[i], memory_order_relaxed) == r)
+			goto done;
+	if (n == DMKI_HOLD_MAX)
+		return false;
+	atomic_store_explicit(&h->region[n], r, memory_order_relaxed);
+	atomic_store_explicit(&h->n, n + 1, memory_order_release);
+done:
+	g->last_held = r;
+	return true;
+}
+
+/*
+ * The run at the walker: its virtual address, device address and length,
+ * contiguous on the device, within one iovec entry and the slice.
+ */
+static int run_at(struct gen *g, char **va_out, uint64_t *dev, uint64_t *len,
+		  struct dmk_region **rout)
+{
+	struct dmk_space *sp = g->d->space;
+	uintptr_t va = (uintptr_t)g->iov[g->iov_i].iov_base + g->iov_off;
+	uint64_t max = min_u64(g->iov[g->iov_i].iov_len - g->iov_off, g->target - g->x);
+	const struct dmk_radix_slot *s;
+	struct dmk_region *r;
+	uint64_t ignored;
+
+	s = dmki_radix_lookup(&sp->radix, va, &ignored);
+	r = s ? atomic_load_explicit(&s->region, memory_order_acquire) : NULL;
+	if (unlikely(!r))
+		return dmki_fail(-EFAULT, "byte %" PRIu64 " of the transfer (%#" PRIxPTR ") is in no registered page",
+				 g->slice_off + g->x, va);
+	*dev = dmk_region_dev(r, va);
+	if (r->linear) {
+		*len = min_u64(max, r->pva + r->plen - va);
+	} else {
+		uintptr_t p = align_down(va, DMK_HOST_PAGE) + DMK_HOST_PAGE;
+		uint64_t want = *dev - (va & (DMK_HOST_PAGE - 1)) + DMK_HOST_PAGE;
+
+		while (p < va + max && p < r->pva + r->plen &&
+		       r->pages[(p - r->pva) >> DMK_HOST_PAGE_SHIFT] == want) {
+			p += DMK_HOST_PAGE;
+			want += DMK_HOST_PAGE;
+		}
+		*len = min_u64(max, min_u64(p, r->pva + r->plen) - va);
+	}
+	*va_out = (char *)va;
+	*rout = r;
+	return 0;
+}
+
+static int check_access(struct gen *g, struct dmk_region *r, uintptr_t va)
+{
+	unsigned need = 0;
+
+	if (g->d->dir & DMK_TO_DEVICE)
+		need |= DMK_PROT_READ;
+	if (g->d->dir & DMK_FROM_DEVICE)
+		need |= DMK_PROT_WRITE;
+	if ((r->prot & need) != need)
+		return dmki_fail(-EFAULT, "the registration holding %#" PRIxPTR " does not let the device %s it",
+				 va, (need & DMK_PROT_WRITE) ? "write" : "read");
+	return 0;
+}
+
+/*
+ * Where in a run (device address @d0, @len bytes) the bytes may go in place
+ * again after bouncing: the open bounce segment can end there and an
+ * in-place segment can start. Returns @len when nowhere.
+ */
+static uint64_t exit_point(const struct gen *g, uint64_t d0, uint64_t len)
+{
+	const struct dmk_dma *d = g->d;
+	bool open = d->nsegs && d->meta[d->nsegs - 1].bounce;
+	uint64_t bl = open ? d->segs[d->nsegs - 1].len : 0, E = d->E, G = d->G, k, M = max_u64(E, G);
+
+	/* Without an open bounce segment, bounce at least one granule first. */
+	if (E >= G) {
+		k = (E - (bl & (E - 1))) & (E - 1);
+		if ((d0 + k) & (G - 1))
+			return len;
+	} else {
+		k = (G - (d0 & (G - 1))) & (G - 1);
+		if ((bl + k) & (E - 1))
+			return len;
+	}
+	if (bl + k == 0)
+		k += M;
+	if (d0 + k < d->spec.addr_low)
+		k += align_up(d->spec.addr_low - (d0 + k), M);
+	if (k >= len || d0 + k > d->spec.addr_high)
+		return len;
+	return k;
+}
+
+/* Copy-route @n bytes at @va through the pool. */
+static int bounce_bytes(struct gen *g, char *va, uint64_t n, uint64_t *done)
+{
+	struct dmk_dma *d = g->d;
+	struct dmk_bounce_pool *p = d->pool;
+
+	*done = 0;
+	while (n) {
+		uint64_t room, used, dev;
+		int rc;
+
+		if (g->chunk < 0 || g->chunk_used == p->chunk) {
+			size_t got;
+			long c = dmki_bounce_take(p, 1, g->chunk < 0 ? -1 : g->chunk + 1, &got);
+
+			if (c < 0)
+				return dmki_fail(-ENOBUFS, "bounce pool full (%zu chunks of %" PRIu64 " bytes)",
+						 p->nchunks, p->chunk);
+			if (d->nruns && d->runs[d->nruns - 1].first + d->runs[d->nruns - 1].n == (size_t)c) {
+				d->runs[d->nruns - 1].n++;
+			} else {
+				if (grow((void **)&d->runs, &d->runs_cap, d->nruns + 1, sizeof(*d->runs))) {
+					dmki_bounce_give(p, c, 1);
+					return dmki_fail(-ENOMEM, "out of memory for bounce records");
+				}
+				d->runs[d->nruns++] = (struct chunk_run){ c, 1 };
+			}
+			g->chunk = c;
+			g->chunk_used = 0;
+		}
+		room = min_u64(n, p->chunk - g->chunk_used);
+		dev = dmki_bounce_dev(p, g->chunk) + g->chunk_used;
+		rc = emit(g, dev, room, true, &used);
+		if (used) {
+			char *b = p->mem + g->chunk * p->chunk + g->chunk_used;
+			struct copy *last = d->ncopies ? &d->copies[d->ncopies - 1] : NULL;
+
+			if (last && last->host + last->len == va && last->bounce + last->len == b) {
+				last->len += used;
+			} else {
+				if (grow((void **)&d->copies, &d->copies_cap, d->ncopies + 1, sizeof(*d->copies)))
+					return dmki_fail(-ENOMEM, "out of memory for bounce records");
+				d->copies[d->ncopies++] = (struct copy){ va, b, used };
+			}
+			g->chunk_used += used;
+			d->bounced += used;
+			advance(g, used);
+			va += used;
+			n -= used;
+			*done += used;
+		}
+		if (rc == EMIT_FULL)
+			return EMIT_FULL;
+		if (rc == EMIT_VIOLATION)
+			return dmki_fail(g->why_err, "bounce: %s", g->why);
+	}
+	return 0;
+}
+
+static void release(struct dmk_dma *d)
+{
+	for (size_t i = 0; i < d->nruns; i++)
+		dmki_bounce_give(d->pool, d->runs[i].first, d->runs[i].n);
+	if (d->bounced)
+		dmki_bounce_note(d->pool, d->bounced);
+	d->nruns = 0;
+	d->ncopies = 0;
+	d->nsegs = 0;
+	d->covered = 0;
+	d->bounced = 0;
+	atomic_store_explicit(&d->hold.n, 0, memory_order_release);
+}
+
+static int generate(struct gen *g)
+{
+	struct dmk_dma *d = g->d;
+	bool bouncing = false;
+
+	while (g->x < g->target) {
+		struct dmk_region *r = NULL;
+		uint64_t dev = 0, len = 0, used;
+		char *va = NULL;
+		int rc;
+
+		if (unlikely(g->iov_i >= g->iovcnt))
+			return dmki_fail(-EPROTO, "internal: the walker left the descriptor at byte %" PRIu64, g->x);
+		rc = run_at(g, &va, &dev, &len, &r);
+		if (!rc)
+			rc = check_access(g, r, (uintptr_t)va);
+		if (rc)
+			return rc;
+		if (bouncing) {
+			uint64_t k = exit_point(g, dev, len);
+
+			if (k) {
+				rc = bounce_bytes(g, va, k, &used);
+				if (rc == EMIT_FULL)
+					break;
+				if (rc)
+					return rc;
+			}
+			if (k < len)
+				bouncing = false;
+			continue;
+		}
+		if (!hold(g, r))
+			goto full_hold;
+		dmki_reader_fence(d->space);
+		if (unlikely(atomic_load_explicit(&r->state, memory_order_relaxed) != DMK_REGION_LIVE))
+			return dmki_fail(-EFAULT, "byte %" PRIu64 " of the transfer is in a registration being removed",
+					 g->slice_off + g->x);
+		rc = emit(g, dev, len, false, &used);
+		advance(g, used);
+		if (rc == EMIT_FULL)
+			break;
+		if (rc == EMIT_VIOLATION) {
+			if (g->why_err == -ENOMEM || g->why_err == -EPROTO)
+				return dmki_fail(g->why_err, "%s", g->why);
+			if (!d->pool)
+				return dmki_fail(g->why_err, "byte %" PRIu64 " of the transfer: %s, and there is no bounce pool",
+						 g->slice_off + g->x, g->why);
+			if (g->truncate) {
+				truncate_last(g, false);
+				g->truncate = false;
+			}
+			bouncing = true;
+			g->chunk = -1;
+		}
+	}
+	return 0;
+full_hold:
+	/* The covered prefix must be a legal transfer on its own. */
+	if (d->nsegs && !d->meta[d->nsegs - 1].bounce)
+		truncate_last(g, true);
+	return 0;
+}
+
+static int prepare(struct dmk_dma *d, const struct iovec *iov, int iovcnt, enum dmk_dir dir,
+		   uint64_t total, uint64_t offset, uint64_t length, uint64_t *covered)
+{
+	struct gen g = { .d = d, .iov = iov, .iovcnt = iovcnt, .slice_off = offset, .chunk = -1 };
+	unsigned seq;
+	int err;
+
+	if (unlikely(d->prepared))
+		return dmki_fail(-EBUSY, "the DMA command is already prepared; complete it first");
+	if (unlikely(offset > total || length > total - offset || !length))
+		return dmki_fail(-EINVAL, "slice %" PRIu64 " + %" PRIu64 " is empty or outside a descriptor of %" PRIu64 " bytes",
+				 offset, length, total);
+	if (unlikely(length & (d->spec.len_align - 1)))
+		return dmki_fail(-EINVAL, "length %" PRIu64 " is not a multiple of the length alignment %" PRIu64,
+				 length, d->spec.len_align);
+	g.target = d->spec.max_transfer ? min_u64(length, d->spec.max_transfer) : length;
+	d->dir = dir;
+	seq = atomic_load_explicit(&d->hold.seq, memory_order_relaxed);
+	atomic_store_explicit(&d->hold.seq, seq + 1, memory_order_relaxed);
+	dmki_reader_fence(d->space);
+	if (likely(iovcnt == 1)) {
+		g.iov_off = offset;
+	} else {
+		seek(&g, 0);
+	}
+	err = generate(&g);
+	if (!err && !g.x)
+		err = dmki_fail(-EINVAL, "no legal prefix of the transfer fits the segment limits");
+	if (err) {
+		release(d);
+	} else {
+		d->covered = g.x;
+		d->prepared = true;
+		*covered = g.x;
+	}
+	atomic_store_explicit(&d->hold.seq, seq + 2, memory_order_release);
+	return err;
+}
+
+int dmk_dma_prepare(struct dmk_dma *d, const struct dmk_mem *mem, uint64_t offset,
+		    uint64_t length, uint64_t *covered)
+{
+	if (unlikely(!d || !mem || !covered))
+		return dmki_fail(-EINVAL, "no command, descriptor or place for the covered length");
+	return prepare(d, mem->iov, mem->iovcnt, mem->dir, mem->total, offset, length, covered);
+}
+
+int dmk_dma_prepare_buf(struct dmk_dma *d, void *va, size_t len, enum dmk_dir dir,
+			uint64_t *covered)
+{
+	struct iovec iov = { va, len };
+
+	if (unlikely(!d || !covered))
+		return dmki_fail(-EINVAL, "no command or place for the covered length");
+	if (unlikely(dir != DMK_TO_DEVICE && dir != DMK_FROM_DEVICE && dir != DMK_BIDIRECTIONAL))
+		return dmki_fail(-EINVAL, "unknown DMA direction %d", (int)dir);
+	if (unlikely((uintptr_t)va + len < (uintptr_t)va))
+		return dmki_fail(-EINVAL, "buffer %p + %zu wraps around", va, len);
+	return prepare(d, &iov, 1, dir, len, 0, len, covered);
+}
+
+const struct dmk_seg *dmk_dma_segs(const struct dmk_dma *d, size_t *nsegs)
+{
+	if (!d->prepared) {
+		*nsegs = 0;
+		return NULL;
+	}
+	*nsegs = d->nsegs;
+	return d->segs;
+}
+
+int dmk_dma_sync(struct dmk_dma *d, enum dmk_sync when)
+{
+	if (unlikely(!d || !d->prepared))
+		return dmki_fail(-EINVAL, "the DMA command is not prepared");
+	if (when != DMK_SYNC_FOR_DEVICE && when != DMK_SYNC_FOR_CPU)
+		return dmki_fail(-EINVAL, "unknown sync point %d", (int)when);
+	if (likely(!d->ncopies))
+		return 0;
+	if (when == DMK_SYNC_FOR_DEVICE && (d->dir & DMK_TO_DEVICE))
+		for (size_t i = 0; i < d->ncopies; i++)
+			memcpy(d->copies[i].bounce, d->copies[i].host, d->copies[i].len);
+	if (when == DMK_SYNC_FOR_CPU && (d->dir & DMK_FROM_DEVICE))
+		for (size_t i = 0; i < d->ncopies; i++)
+			memcpy(d->copies[i].host, d->copies[i].bounce, d->copies[i].len);
+	return 0;
+}
+
+int dmk_dma_complete(struct dmk_dma *d)
+{
+	if (unlikely(!d || !d->prepared))
+		return dmki_fail(-EINVAL, "the DMA command is not prepared");
+	if (unlikely(d->nruns))
+		release(d);
+	else
+		atomic_store_explicit(&d->hold.n, 0, memory_order_release);
+	d->prepared = false;
+	return 0;
+}
+
+int dmk_dma_info(const struct dmk_dma *d, struct dmk_dma_info *info)
+{
+	size_t bsegs = 0;
+
+	if (!d || !info)
+		return dmki_fail(-EINVAL, "no command or no place for its description");
+	memset(info, 0, sizeof(*info));
+	if (!d->prepared)
+		return 0;
+	for (size_t i = 0; i < d->nsegs; i++)
+		bsegs += d->meta[i].bounce;
+	info->covered = d->covered;
+	info->nsegs = d->nsegs;
+	info->bounced = d->bounced;
+	info->bounce_segs = bsegs;
+	info->regions = atomic_load_explicit(&d->hold.n, memory_order_relaxed);
+	return 0;
+}

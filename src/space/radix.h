@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internal: the VA -> device address radix of a space.
+ *
+ * Three levels over the 48-bit user address space: L1 by VA[47:30] (1 GiB),
+ * L2 by VA[29:21] (2 MiB granules), L3 by VA[20:12] (4 KiB pages). An L2
+ * slot either translates its whole granule (a registration covering it with
+ * contiguous device addresses: a huge page, or any IOMMU mapping) or points
+ * at an L3 table. Each slot holds the device address of its first byte and
+ * the region that provides it, so a lookup touches two or three cache lines
+ * and never the region itself.
+ *
+ * Readers take no lock: slots are written with atomic stores and tables are
+ * only freed with the space. Writers are serialised by the space's lock.
+ */
+#ifndef DMK_RADIX_H
+#define DMK_RADIX_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define DMK_VA_BITS 48
+#define DMK_L1_SHIFT 30
+#define DMK_L2_SHIFT 21
+#define DMK_L3_SHIFT 12
+#define DMK_L1_ENTRIES (1u << (DMK_VA_BITS - DMK_L1_SHIFT))
+#define DMK_L2_ENTRIES (1u << (DMK_L1_SHIFT - DMK_L2_SHIFT))
+#define DMK_L3_ENTRIES (1u << (DMK_L2_SHIFT - DMK_L3_SHIFT))
+#define DMK_GRANULE ((uint64_t)1 << DMK_L2_SHIFT)
+
+/* Low bits of a slot's word: device addresses are page aligned. */
+#define DMK_SLOT_VALID 1ull
+#define DMK_SLOT_TABLE 2ull /* L2 only: the word is an L3 table pointer */
+#define DMK_SLOT_FLAGS 0xfffull
+
+struct dmk_region;
+
+struct dmk_radix_slot {
+	_Atomic uint64_t word;			/* device address | flags, or table */
+	_Atomic(struct dmk_region *) region;	/* provider of the translation */
+};
+
+struct dmk_radix_table {
+	struct dmk_radix_slot slot[DMK_L2_ENTRIES];	/* L2 and L3 have 512 */
+};
+
+struct dmk_radix {
+	_Atomic(struct dmk_radix_table *) *l1;		/* DMK_L1_ENTRIES */
+};
+
+int dmki_radix_init(struct dmk_radix *rx);
+void dmki_radix_fini(struct dmk_radix *rx);
+
+/*
+ * Make every page of [va, va + len) (page aligned) that has no translation
+ * translate through @r. Returns 0 or -ENOMEM (slots filled so far stay).
+ */
+int dmki_radix_fill(struct dmk_radix *rx, struct dmk_region *r, uintptr_t va, uint64_t len);
+
+/* Forget every translation of [va, va + len) that goes through @r. */
+void dmki_radix_clear(struct dmk_radix *rx, const struct dmk_region *r, uintptr_t va,
+		      uint64_t len);
+
+/*
+ * The slot that translates @va, or NULL. *@dev receives @va's device address.
+ */
+static inline const struct dmk_radix_slot *dmki_radix_lookup(const struct dmk_radix *rx,
+							     uintptr_t va, uint64_t *dev)
+{
+	const struct dmk_radix_table *t2, *t3;
+	const struct dmk_radix_slot *s;
+	uint64_t w;
+
+	if (__builtin_expect(va >> DMK_VA_BITS, 0))
+		return NULL;
+	t2 = atomic_load_explicit(&rx->l1[va >> DMK_L1_SHIFT], memory_order_acquire);
+	if (__builtin_expect(!t2, 0))
+		return NULL;
+	s = &t2->slot[(va >> DMK_L2_SHIFT) & (DMK_L2_ENTRIES - 1)];
+	w = atomic_load_explicit(&s->word, memory_order_acquire);
+	if (w & DMK_SLOT_TABLE) {
+		t3 = (const struct dmk_radix_table *)(uintptr_t)(w & ~DMK_SLOT_FLAGS);
+		s = &t3->slot[(va >> DMK_L3_SHIFT) & (DMK_L3_ENTRIES - 1)];
+		w = atomic_load_explicit(&s->word, memory_order_acquire);
+		if (__builtin_expect(!(w & DMK_SLOT_VALID), 0))
+			return NULL;
+		*dev = (w & ~DMK_SLOT_FLAGS) + (va & ((1u << DMK_L3_SHIFT) - 1));
+		return s;
+	}
+	if (__builtin_expect(!(w & DMK_SLOT_VALID), 0))
+		return NULL;
+	*dev = (w & ~DMK_SLOT_FLAGS) + (va & (DMK_GRANULE - 1));
+	return s;
+}
+
+#endif
