@@ -20,9 +20,10 @@ extern "C" {
 
 /**
  * struct dmk_list_page - one page the device reads a list from
- * @va: where the CPU writes it; @page_size bytes, 8-byte aligned.
+ * @va: where the CPU writes it, 8-byte aligned: @page_size bytes for a PRP
+ *	list, @list_size bytes for an SGL segment.
  * @dev: where the device reads it; aligned to the page size for PRP lists,
- *	to 16 bytes for SGL segments.
+ *	to 16 bytes for SGL segments (the writers refuse others).
  */
 struct dmk_list_page {
 	void *va;
@@ -33,8 +34,8 @@ struct dmk_list_page {
  * dmk_nvme_prp_write() - write PRP1, PRP2 and PRP lists for segments
  * @segs: segments in transfer order.
  * @nsegs: how many; at least 1.
- * @page_size: the controller's memory page size (CC.MPS), a power of two,
- *	4 KiB or more.
+ * @page_size: the controller's memory page size (CC.MPS), a power of two
+ *	from 4 KiB to 128 MiB.
  * @pages: pages for PRP lists, used in order; may be NULL when @npages is 0.
  * @npages: how many.
  * @prp: receives PRP1 in [0] and PRP2 in [1], as the command's DPTR wants
@@ -44,15 +45,19 @@ struct dmk_list_page {
  * PRP1 points at the first byte; PRP2 is 0, the second page, or a PRP list
  * when more than two pages are needed. A list that does not fit in one
  * page continues in the next, the last entry of a full page pointing at
- * it. Entries are little-endian.
+ * it (only while more than one entry is left: a list that fills a page
+ * exactly ends there). Entries are little-endian. A segment may span many
+ * pages; each page is one entry.
  *
  * Thread safety: safe on distinct @pages.
  *
  * Return: 0; -EINVAL when a segment breaks a PRP rule (first offset not a
  * multiple of 4, a later segment not starting on a page, an earlier one not
- * ending on one, a zero length) with the segment named in dmk_last_error();
- * -ENOSPC when @npages is too few (dmk_last_error() says how many are
- * needed).
+ * ending on one, a zero length, a range that wraps past 2^64) with the
+ * segment named in dmk_last_error(), for no segments, a bad @page_size, or
+ * a list page whose @dev is not page-aligned; -ENOSPC when @npages is too
+ * few (dmk_last_error() says how many are needed). On error nothing is
+ * written: not @prp, @pages_used nor any page.
  */
 int dmk_nvme_prp_write(const struct dmk_seg *segs, size_t nsegs, uint64_t page_size,
 		       const struct dmk_list_page *pages, size_t npages, uint64_t prp[2],
@@ -65,7 +70,8 @@ int dmk_nvme_prp_write(const struct dmk_seg *segs, size_t nsegs, uint64_t page_s
  * @page_size: the controller's memory page size.
  *
  * Return: how many list pages dmk_nvme_prp_write() will use (0 when PRP1
- * and PRP2 suffice).
+ * and PRP2 suffice, and for no segments, a bad @page_size, or a zero-length
+ * or wrapping segment). The alignment rules are not checked here.
  */
 size_t dmk_nvme_prp_pages_needed(const struct dmk_seg *segs, size_t nsegs, uint64_t page_size);
 
@@ -78,7 +84,8 @@ size_t dmk_nvme_prp_pages_needed(const struct dmk_seg *segs, size_t nsegs, uint6
  * dmk_nvme_sgl_write() - write SGL1 and SGL segments for segments
  * @segs: segments in transfer order; each at most 4 GiB - 1.
  * @nsegs: how many; at least 1.
- * @list_size: bytes of each list page, a multiple of 16, at least 32.
+ * @list_size: bytes of each list page, a multiple of 16, at least 32 (so
+ *	that a page that chains on still carries a data block, as QEMU wants).
  * @pages: pages for SGL segments, used in order.
  * @npages: how many.
  * @sgl1: receives the 16-byte descriptor for the command's DPTR, already
@@ -89,11 +96,16 @@ size_t dmk_nvme_prp_pages_needed(const struct dmk_seg *segs, size_t nsegs, uint6
  * descriptors in list pages: SGL1 is a Last Segment descriptor when they
  * fit in one page, otherwise a Segment descriptor, and each full page ends
  * with a descriptor pointing at the next (Last Segment for the final one).
+ * A pointer's length is the bytes of descriptors used in the page it points
+ * at. The command must say SGL in its PSDT field (CDW0 bits 15:14 = 01b).
  *
  * Thread safety: safe on distinct @pages.
  *
- * Return: 0; -EINVAL for a segment of length 0 or of 4 GiB and more, or a
- * bad @list_size; -ENOSPC when @npages is too few.
+ * Return: 0; -EINVAL for no segments, a segment of length 0 or of 4 GiB
+ * and more, or whose end does not fit in 64 bits, a bad @list_size, or a
+ * list page whose @dev is not 16-byte aligned; -ENOSPC when @npages is too
+ * few (dmk_last_error() says how many are needed). On error nothing is
+ * written.
  */
 int dmk_nvme_sgl_write(const struct dmk_seg *segs, size_t nsegs, size_t list_size,
 		       const struct dmk_list_page *pages, size_t npages, uint8_t sgl1[16],
@@ -104,7 +116,8 @@ int dmk_nvme_sgl_write(const struct dmk_seg *segs, size_t nsegs, size_t list_siz
  * @nsegs: segments.
  * @list_size: bytes of each list page.
  *
- * Return: how many list pages dmk_nvme_sgl_write() will use.
+ * Return: how many list pages dmk_nvme_sgl_write() will use (0 for one
+ * segment or fewer, and for a bad @list_size).
  */
 size_t dmk_nvme_sgl_pages_needed(size_t nsegs, size_t list_size);
 
