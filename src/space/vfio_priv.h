@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internal: what the PCI layer asks of a vfio space. A device joins the
+ * space's container through its IOMMU group and states its reach.
+ */
+#ifndef DMK_VFIO_PRIV_H
+#define DMK_VFIO_PRIV_H
+
+#include <stdbool.h>
+
+struct dmk_space;
+
+bool dmki_space_is_vfio(const struct dmk_space *sp);
+
+/*
+ * dmki_vfio_group_attach() - attach IOMMU group @group to the container
+ *
+ * Opens /dev/vfio/@group, checks it is viable, joins it to the container
+ * (setting the IOMMU type for the first group) and rereads the IOVA ranges.
+ * A group already attached is reused. The group stays attached, and its
+ * descriptor open, until the space is destroyed: detaching the last group
+ * would drop every mapping. *@fd receives the group's descriptor, owned by
+ * the space. Return: 0 or a negative errno after dmki_fail().
+ */
+int dmki_vfio_group_attach(struct dmk_space *sp, int group, int *fd);
+
+/*
+ * dmki_vfio_dev_reach() - record the reach of device @owner in address bits
+ *
+ * 0 forgets @owner (when it closes). Return: 0; -ERANGE when a mapping lies
+ * above the new limit; -ENOMEM; after dmki_fail().
+ */
+int dmki_vfio_dev_reach(struct dmk_space *sp, const void *owner, unsigned bits);
+
+#endif
