@@ -552,11 +552,11 @@ def parse_statement(header, code, start, end, body):
 
 def parse_define(header, start, end):
     text = header.text[start:end]
-    m = re.match(r'#\s*define\s+([A-Za-z_]\w*)(\(([^)]*)\))?', text)
+    text = re.sub(r'/\*.*?\*/|//[^\n]*', lambda m: re.sub(r'[^\n]', ' ', m.group(0)), text, flags=re.S)
+    decl = '\n'.join(ln.expandtabs(8).rstrip() for ln in text.split('\n')).rstrip()
+    m = re.match(r'#\s*define\s+([A-Za-z_]\w*)(\(([^)]*)\))?', decl)
     if not m:
         return None
-    code, _, _ = scan(text)
-    decl = '\n'.join(ln.expandtabs(8).rstrip() for ln in code.split('\n')).rstrip()
     ent = Entity('macro', m.group(1), header, header.line_of(start), decl, [(m.start(1), len(m.group(1)), 'B')])
     if m.group(2) is None:
         ent.params = None
@@ -964,8 +964,8 @@ def render_decl(ent, default_font):
 
 
 def th(name, section, date, version):
-    return '.TH %s %s %s "%s %s" "%s Library Functions Manual"' % (
-        name, section, date, PROJECT, version, PROJECT)
+    return '.TH %s %s %s "%s" "%s Library Functions Manual"' % (
+        name, section, date, ('%s %s' % (PROJECT, version)).strip(), PROJECT)
 
 
 def capitalize(lines):
@@ -1166,6 +1166,9 @@ def main(argv=None):
         ap.error('give --outdir, --check or --list')
 
     paths, dirs = expand_args(args.inputs)
+    if not paths:
+        print('kdoc2man: no headers in %s' % ' '.join(args.inputs), file=sys.stderr)
+        return 2
     report = Report()
     headers = []
     for p in paths:
@@ -1195,6 +1198,7 @@ def main(argv=None):
         for path, line, msg in warnings:
             print('%s:%d: warning: %s' % (path, line, msg))
         n = len(problems) + (len(warnings) if args.strict else 0)
+        sys.stdout.flush()
         if n:
             print('kernel-doc: %d problem%s in %d header%s' % (n, '' if n == 1 else 's', len(paths),
                                                             '' if len(paths) == 1 else 's'), file=sys.stderr)
