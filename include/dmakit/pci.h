@@ -112,6 +112,7 @@ int dmk_pci_bind_vfio(const char *bdf);
  * space's container (the first group sets the type1v2 IOMMU) and gets the
  * device's descriptor. The group stays attached until the space is
  * destroyed, even after dmk_pci_close(): detaching it would drop mappings.
+ * Close every device of a space before destroying the space.
  *
  * Thread safety: safe.
  *
@@ -215,7 +216,9 @@ int dmk_pci_map_bar(struct dmk_pci *dev, unsigned bar, void **va, size_t *len);
  * @dev: the device.
  *
  * VFIO_DEVICE_RESET (a function level reset or what the kernel finds
- * best). Interrupts must be re-enabled afterwards; BAR mappings stay.
+ * best). The device's registers return to their reset values; the kernel
+ * saves and restores configuration space around the reset, and BAR
+ * mappings stay. Stop the device's DMA first.
  *
  * Thread safety: not with other uses of @dev.
  *

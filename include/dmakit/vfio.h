@@ -52,8 +52,8 @@ struct dmk_space;
  * @attached: 1 once an IOMMU group is attached (the IOMMU type is set).
  * @groups: IOMMU groups attached.
  * @iova_pgsizes: page sizes the IOMMU supports, a bitmap (bit n: 2^n bytes).
- * @dma_avail: DMA mappings the kernel still allows the container;
- *	UINT32_MAX when the kernel does not say.
+ * @dma_avail: DMA mappings the kernel still allows the container, by
+ *	every process using it; UINT32_MAX when the kernel does not say.
  * @mappings: DMA mappings dmakit holds in the container now.
  * @reach: the lowest reach, in address bits, of the space and every device
  *	(64 when nothing limits it); every IOVA ends at or below 2^@reach.
@@ -115,9 +115,13 @@ int dmk_vfio_set_reach(struct dmk_space *space, unsigned bits);
  * @space: a vfio space.
  * @info: receives the description.
  *
+ * @dma_avail is asked of the kernel at each call: other processes holding
+ * the container's descriptor map into it too.
+ *
  * Thread safety: safe.
  *
- * Return: 0; -EINVAL when @space is not vfio.
+ * Return: 0; -EINVAL when @space is not vfio; -ENOMEM, or the errno of
+ * VFIO_IOMMU_GET_INFO.
  */
 int dmk_vfio_info(struct dmk_space *space, struct dmk_vfio_info *info);
 

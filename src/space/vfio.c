@@ -255,6 +255,10 @@ int dmki_vfio_group_attach(struct dmk_space *sp, int group, int *fd)
 		goto close_group;
 	err = apply_ranges(v, !v->attached);
 	if (err) {
+		if (!v->attached) {	/* start again from nothing next time */
+			dmki_iova_fini(&v->free);
+			dmki_iova_fini(&v->usable);
+		}
 		err = dmki_fail(err, "out of memory applying IOVA ranges");
 		goto close_group;
 	}
@@ -352,12 +356,23 @@ int dmk_vfio_set_reach(struct dmk_space *space, unsigned bits)
 int dmk_vfio_info(struct dmk_space *space, struct dmk_vfio_info *info)
 {
 	struct dmki_vfio *v;
+	int err;
 
 	if (!dmki_space_is_vfio(space))
 		return dmki_fail(-EINVAL, "dmk_vfio_info: not a vfio space");
 	v = space->priv;
 	memset(info, 0, sizeof(*info));
 	pthread_mutex_lock(&v->lock);
+	/*
+	 * Other processes may map into the container too (its descriptor can
+	 * be passed on): ask the kernel how many mappings are left. The ranges
+	 * change only when a group is attached, which applies them.
+	 */
+	err = v->attached ? read_info(v) : 0;
+	if (err) {
+		pthread_mutex_unlock(&v->lock);
+		return err;
+	}
 	info->attached = v->attached;
 	info->groups = (unsigned)v->ngroups;
 	info->iova_pgsizes = v->pgsizes;
@@ -433,12 +448,6 @@ static int vfio_map(struct dmk_space *sp, struct dmk_region *r)
 				(unsigned long)r->pva, r->plen);
 		goto out;
 	}
-	if (v->dma_avail == 0) {
-		err = dmki_fail(-EDQUOT, "the VFIO container has no DMA mappings left "
-				"(vfio_iommu_type1 dma_entry_limit); %llu held by this space",
-				(unsigned long long)v->nmaps);
-		goto out;
-	}
 	reach = lowest_reach(v);
 	limit = reach_limit(reach);
 	if (r->plen >= SZ_2M && (v->pgsizes & SZ_2M)) {
@@ -450,9 +459,12 @@ static int vfio_map(struct dmk_space *sp, struct dmk_region *r)
 		if (err == -ENOSPC && align > DMK_HOST_PAGE)	/* no superpages then */
 			err = dmki_iova_alloc(&v->free, r->plen, DMK_HOST_PAGE, 0, limit, &iova);
 		if (err == -ENOSPC) {
+			uint64_t left = dmki_iova_free_bytes(&v->free, limit);
+
 			err = dmki_fail(-ENOSPC, "no free IOVA range of %zu bytes below 2^%u "
-					"(%llu bytes free there, fragmented)", r->plen, reach,
-					(unsigned long long)dmki_iova_free_bytes(&v->free, limit));
+					"(%llu bytes free there%s)", r->plen, reach,
+					(unsigned long long)left,
+					left >= r->plen ? ", fragmented" : "");
 			goto out;
 		}
 		if (err) {
@@ -471,7 +483,6 @@ static int vfio_map(struct dmk_space *sp, struct dmk_region *r)
 		err = -errno;
 		dmki_iova_free(&v->free, iova, r->plen);
 		if (err == -ENOSPC) {
-			v->dma_avail = 0;
 			err = dmki_fail(-EDQUOT, "VFIO_IOMMU_MAP_DMA: the container has no DMA "
 					"mappings left (vfio_iommu_type1 dma_entry_limit); %llu "
 					"held by this space", (unsigned long long)v->nmaps);
@@ -485,8 +496,6 @@ static int vfio_map(struct dmk_space *sp, struct dmk_region *r)
 		}
 		goto out;
 	}
-	if (v->dma_avail != DMA_AVAIL_UNKNOWN)
-		v->dma_avail--;
 	v->nmaps++;
 	r->linear = true;
 	r->dev_base = iova;
@@ -517,8 +526,6 @@ static void vfio_unmap(struct dmk_space *sp, struct dmk_region *r)
 			  rc ? strerror(rc) : "unmapped a different size");
 	} else {
 		dmki_iova_free(&v->free, r->dev_base, r->plen);
-		if (v->dma_avail != DMA_AVAIL_UNKNOWN)
-			v->dma_avail++;
 		v->nmaps--;
 	}
 	pthread_mutex_unlock(&v->lock);

@@ -158,6 +158,142 @@ static void roundtrip(struct dmk_space *sp, const char *name, uint8_t *src, uint
 	       len, (unsigned long long)s, (unsigned long long)d);
 }
 
+/* Write @text to a sysfs file; 0 or -errno. */
+static int sysfs_write(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	int err = 0;
+
+	if (!f)
+		return -errno;
+	if (fputs(text, f) < 0)
+		err = -EIO;
+	if (fclose(f))
+		err = -errno;
+	return err;
+}
+
+static bool driver_is(const char *bdf, const char *name)
+{
+	char path[128], target[256];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", bdf);
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n < 0)
+		return name == NULL;
+	target[n] = 0;
+	return name && !strcmp(strrchr(target, '/') + 1, name);
+}
+
+/* Take edu off vfio-pci (and clear its override), then bind it back. */
+static void rebind(const char *bdf)
+{
+	char path[128];
+	int err, group = -1;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override", bdf);
+	sysfs_write(path, "\n");
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver/unbind", bdf);
+	sysfs_write(path, bdf);
+	if (!driver_is(bdf, NULL)) {
+		result(false, "bind-vfio", "could not unbind %s for the test", bdf);
+		return;
+	}
+	err = dmk_pci_bind_vfio(bdf);
+	result(!err && driver_is(bdf, "vfio-pci"), "bind-vfio", "got %d", err);
+	err = dmk_pci_bind_vfio(bdf);
+	result(!err, "bind-vfio-again", "got %d", err);
+	err = dmk_pci_iommu_group(bdf, &group);
+	snprintf(path, sizeof(path), "/dev/vfio/%d", group);
+	result(!err && group >= 0 && !access(path, F_OK), "iommu-group", "err %d group %d",
+	       err, group);
+}
+
+/* INTx: edu raises its pin on a write to 0x60, lowers it on 0x64. */
+static void intx(struct dmk_pci *dev)
+{
+	struct pollfd pfd = { .events = POLLIN };
+	uint64_t events = 0;
+	int efd, err;
+	bool ok = true;
+
+	err = dmk_pci_irq_enable(dev, DMK_PCI_IRQ_INTX, 1, &efd);
+	result(!err, "irq-enable-intx", "got %d", err);
+	if (err)
+		return;
+	pfd.fd = efd;
+	for (int round = 0; round < 2 && ok; round++) {
+		wr32(0x60, 0x1);
+		ok = poll(&pfd, 1, 5000) == 1 && read(efd, &events, sizeof(events)) == 8;
+		wr32(EDU_IRQ_ACK, 0x1);
+		ok = ok && !dmk_pci_irq_unmask(dev);
+	}
+	result(ok, "irq-intx-twice-with-unmask", "no second interrupt after unmask");
+	result(!dmk_pci_irq_disable(dev), "irq-disable-intx", "failed");
+	err = dmk_pci_irq_unmask(dev);
+	result(err == -EINVAL, "irq-unmask-without-intx", "got %d", err);
+}
+
+/*
+ * Limits, in a fresh container: no IOVA space left below the reach
+ * (-ENOSPC) and no kernel mappings left (-EDQUOT, with vfio_iommu_type1's
+ * dma_entry_limit lowered for the container's life).
+ */
+static void limits(const char *bdf)
+{
+	static const char limit_path[] = "/sys/module/vfio_iommu_type1/parameters/dma_entry_limit";
+	struct dmk_region *r[6] = { 0 };
+	struct dmk_space *sp;
+	struct dmk_pci *dev;
+	uint8_t *buf;
+	int err;
+
+	if (dmk_space_vfio_create(&sp) || posix_memalign((void **)&buf, PAGE, 64 * PAGE)) {
+		result(false, "limits-setup", "no second space");
+		return;
+	}
+	err = sysfs_write(limit_path, "4");
+	err = err ? err : dmk_pci_open(sp, bdf, &dev);
+	sysfs_write(limit_path, "65535");
+	if (err) {
+		result(false, "limits-setup", "got %d", err);
+		dmk_space_destroy(sp);
+		free(buf);
+		return;
+	}
+	/* 2^16: 64 KiB, of which page 0 is never handed out. */
+	result(!dmk_vfio_set_reach(sp, 16), "limits-reach-16", "failed");
+	err = dmk_region_register(sp, buf, 16 * PAGE, DMK_PROT_RW, &r[0]);
+	result(err == -ENOSPC && strstr(dmk_last_error(), "IOVA"), "iova-space-exhausted",
+	       "got %d", err);
+	printf("info: %s\n", dmk_last_error());
+	err = dmk_region_register(sp, buf, 15 * PAGE, DMK_PROT_RW, &r[0]);
+	result(!err && dev_of(sp, buf) + 15 * PAGE <= 1u << 16, "iova-space-fills", "got %d",
+	       err);
+	if (!err)
+		dmk_region_unregister(r[0]);
+	/* Four mappings allowed; pages 2 apart so that none is adjacent. */
+	err = 0;
+	for (int i = 0; i < 4 && !err; i++)
+		err = dmk_region_register(sp, buf + 2 * i * PAGE, PAGE, DMK_PROT_RW, &r[i]);
+	result(!err, "mappings-up-to-limit", "got %d", err);
+	err = dmk_region_register(sp, buf + 10 * PAGE, PAGE, DMK_PROT_RW, &r[4]);
+	result(err == -EDQUOT && strstr(dmk_last_error(), "dma_entry_limit"),
+	       "kernel-mappings-exhausted", "got %d", err);
+	printf("info: %s\n", dmk_last_error());
+	for (int i = 0; i < 4; i++)
+		if (r[i])
+			dmk_region_unregister(r[i]);
+	err = dmk_region_register(sp, buf + 10 * PAGE, PAGE, DMK_PROT_RW, &r[4]);
+	result(!err, "mapping-after-unmap", "got %d", err);
+	if (!err)
+		dmk_region_unregister(r[4]);
+	dmk_pci_close(dev);
+	result(!dmk_space_destroy(sp), "limits-destroy", "failed");
+	free(buf);
+}
+
 int main(void)
 {
 	const char *bdf = getenv("DMK_EDU_BDF"), *nvme_bdf = getenv("DMK_NVME_BDF");
@@ -181,6 +317,8 @@ int main(void)
 		printf("FAIL setup: DMK_EDU_BDF is not set\n");
 		return 2;
 	}
+
+	rebind(bdf);
 
 	/* The container, before any device. */
 	SETUP(dmk_space_vfio_create(&sp), "create");
@@ -290,6 +428,7 @@ int main(void)
 	} else {
 		result(false, "irq-msi", "edu shows %u MSI vectors (err %d)", count, err);
 	}
+	intx(dev);
 
 	/* Adjacent registrations get adjacent IOVAs, in separate mappings. */
 	SETUP(posix_memalign((void **)&pair, PAGE, 4 * PAGE), "alloc pair");
@@ -335,6 +474,19 @@ int main(void)
 		result(!err && info.groups == 2 && dev_of(sp, a) == ia, "second-group",
 		       "err %d groups %u", err, info.groups);
 		roundtrip(sp, "dma-after-second-group", a, b + 1, XFER);
+		err = dmk_pci_irq_count(nvme, DMK_PCI_IRQ_MSIX, &count);
+		if (!err && count >= 4) {
+			int fds[4];
+
+			err = dmk_pci_irq_enable(nvme, DMK_PCI_IRQ_MSIX, 4, fds);
+			result(!err && fds[0] >= 0 && fds[3] >= 0 && fds[0] != fds[3] &&
+			       !dmk_pci_irq_disable(nvme), "irq-msix-enable-disable",
+			       "err %d (%u vectors)", err, count);
+			err = dmk_pci_irq_enable(nvme, DMK_PCI_IRQ_MSIX, count + 1, fds);
+			result(err == -EINVAL, "irq-msix-too-many", "got %d", err);
+		} else {
+			result(false, "irq-msix-count", "nvme shows %u MSI-X vectors", count);
+		}
 	}
 
 	/* After unregister the IOMMU refuses the device: memory stays untouched. */
@@ -383,6 +535,8 @@ int main(void)
 	free(c);
 	free(big);
 	free(pair);
+
+	limits(bdf);
 
 	printf("%s test_vfio_edu: %d failure%s\n", failures ? "FAIL" : "PASS", failures,
 	       failures == 1 ? "" : "s");
