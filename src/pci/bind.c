@@ -116,17 +116,28 @@ int dmk_pci_find(uint32_t vendor, uint32_t device, uint32_t class_code,
 	return 0;
 }
 
-int dmk_pci_iommu_group(const char *bdf, int *group)
+/* 0 when @bdf names a device in sysfs; -EINVAL or -ENODEV after dmki_fail(). */
+static int check_device(const char *bdf)
 {
-	char path[PATH_MAX], name[64];
-	char *end;
-	long g;
-	int err;
+	char path[PATH_MAX];
 
 	if (!bdf || strchr(bdf, '/') || dmki_pci_sysfs_path(path, sizeof(path), bdf, ""))
 		return dmki_fail(-EINVAL, "\"%s\" is not a PCI address", bdf ? bdf : "(null)");
 	if (access(path, F_OK))
 		return dmki_fail(-ENODEV, "no PCI device %s", bdf);
+	return 0;
+}
+
+int dmk_pci_iommu_group(const char *bdf, int *group)
+{
+	char name[64];
+	char *end;
+	long g;
+	int err;
+
+	err = check_device(bdf);
+	if (err)
+		return err;
 	err = link_name(bdf, "iommu_group", name, sizeof(name));
 	if (err)
 		return dmki_fail(-ENOENT, "%s has no IOMMU group: is the IOMMU on "
@@ -141,11 +152,11 @@ int dmk_pci_iommu_group(const char *bdf, int *group)
 int dmk_pci_bind_vfio(const char *bdf)
 {
 	char path[PATH_MAX], drv[64];
-	int err, group;
+	int err;
 
-	err = dmk_pci_iommu_group(bdf, &group);
-	if (err == -EINVAL || err == -ENODEV)
-		return err;	/* no IOMMU group is vfio-pci's problem to report */
+	err = check_device(bdf);
+	if (err)
+		return err;
 	if (!link_name(bdf, "driver", drv, sizeof(drv)) && !strcmp(drv, "vfio-pci"))
 		return 0;
 	dmki_pci_sysfs_path(path, sizeof(path), bdf, "driver_override");

@@ -58,7 +58,6 @@ int dmk_pci_open(struct dmk_space *vfio_space, const char *bdf, struct dmk_pci *
 	struct vfio_device_info info = { .argsz = sizeof(info) };
 	struct vfio_region_info ri;
 	struct dmk_pci *dev;
-	char path[128];
 	int gfd, err;
 
 	if (!dmki_space_is_vfio(vfio_space))
@@ -73,12 +72,7 @@ int dmk_pci_open(struct dmk_space *vfio_space, const char *bdf, struct dmk_pci *
 	err = normalise_bdf(bdf, dev->bdf);
 	if (err)
 		goto fail;
-	dmki_pci_sysfs_path(path, sizeof(path), dev->bdf, "");
-	if (access(path, F_OK)) {
-		err = dmki_fail(-ENODEV, "no PCI device %s (%s)", dev->bdf, path);
-		goto fail;
-	}
-	err = dmk_pci_iommu_group(dev->bdf, &dev->group);
+	err = dmk_pci_iommu_group(dev->bdf, &dev->group);	/* -ENODEV when missing */
 	if (err)
 		goto fail;
 	err = dmki_vfio_group_attach(vfio_space, dev->group, &gfd);
