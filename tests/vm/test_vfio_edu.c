@@ -489,6 +489,29 @@ int main(void)
 		}
 	}
 
+	/* Read-only for the device: it may read the memory, not write it. */
+	{
+		struct dmk_region *rro;
+		uint8_t *ro;
+		uint64_t iro;
+		bool untouched = true;
+
+		SETUP(posix_memalign((void **)&ro, PAGE, PAGE), "alloc ro");
+		fill(ro, PAGE, 5);
+		SETUP(dmk_region_register(sp, ro, PAGE, DMK_PROT_READ, &rro), "register ro");
+		iro = dev_of(sp, ro);
+		memset(b, 0, 2 * PAGE);
+		result(edu_dma(iro, EDU_BUF, 1000, 0) && edu_dma(EDU_BUF, ib - 1, 1000, EDU_CMD_TO_RAM)
+		       && !memcmp(b, ro, 1000), "read-only-readable", "bytes differ");
+		memset(ro, 0xcc, PAGE);
+		edu_dma(EDU_BUF, iro, 1000, EDU_CMD_TO_RAM);	/* the IOMMU must refuse this */
+		for (unsigned i = 0; i < PAGE; i++)
+			untouched &= ro[i] == 0xcc;
+		result(untouched, "read-only-write-refused", "the device wrote a read-only page");
+		SETUP(dmk_region_unregister(rro), "unregister ro");
+		free(ro);
+	}
+
 	/* After unregister the IOMMU refuses the device: memory stays untouched. */
 	SETUP(posix_memalign((void **)&c, PAGE, PAGE), "alloc c");
 	SETUP(dmk_region_register(sp, c, PAGE, DMK_PROT_RW, &rc), "register c");
