@@ -1,0 +1,8 @@
+/* SPDX-License-Identifier: MIT */
+/* dmakit tool: the subcommands. Each gets argv[0] = its own name. */
+#ifndef DMAKIT_TOOL_CMD_H
+#define DMAKIT_TOOL_CMD_H
+
+int cmd_sgl(int argc, char **argv);
+
+#endif
