@@ -52,9 +52,11 @@ int dmki_bench_phys_register(double *ns_per_page);
 static struct {
 	bool quick;
 	const char *filter;
+	uint64_t only_size, only_page, only_regions;	/* 0: all */
+	int only_layout;				/* -1: all */
 	int repeats;
 	double target_ns;
-} opt = { .repeats = 9, .target_ns = 20e6 };
+} opt = { .repeats = 9, .target_ns = 20e6, .only_layout = -1 };
 
 /* The compiler must not drop loops whose results nobody reads. */
 static volatile uint64_t sink;
@@ -392,13 +394,15 @@ static void print_machine(void)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: dmakit-bench [--quick] [--filter NAME[,NAME...]]\n"
+		"usage: dmakit-bench [--quick] [--filter NAME[,NAME...]] [--size B] [--page B] [--layout L] [--regions N]\n"
 		"\n"
 		"Prints one line per case: case=NAME size=BYTES page=BYTES layout=L regions=N ns_per_op=F\n"
 		"(median of repeated timed loops; fields that do not apply are left out).\n"
 		"\n"
 		"  --quick          fewer and shorter repeats (for CI)\n"
 		"  --filter NAMES   run only these cases: prp, sgl, lookup, phys_register\n"
+		"  --size BYTES, --page BYTES, --layout contig|scattered, --regions N\n"
+		"                   run only the variants with this field (for profiling)\n"
 		"  -h, --help       this text\n");
 }
 
@@ -407,6 +411,10 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "quick", no_argument, NULL, 'q' },
 		{ "filter", required_argument, NULL, 'f' },
+		{ "size", required_argument, NULL, 's' },
+		{ "page", required_argument, NULL, 'p' },
+		{ "layout", required_argument, NULL, 'l' },
+		{ "regions", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -425,6 +433,29 @@ int main(int argc, char **argv)
 			break;
 		case 'f':
 			opt.filter = optarg;
+			break;
+		case 's':
+		case 'p':
+		case 'r': {
+			char *end;
+			unsigned long long v = strtoull(optarg, &end, 0);
+
+			if (*end || !v) {
+				fprintf(stderr, "dmakit-bench: '%s' is not a positive number\n", optarg);
+				return 2;
+			}
+			*(c == 's' ? &opt.only_size : c == 'p' ? &opt.only_page : &opt.only_regions) = v;
+			break;
+		}
+		case 'l':
+			if (!strcmp(optarg, "contig"))
+				opt.only_layout = DMK_SIM_CONTIG;
+			else if (!strcmp(optarg, "scattered"))
+				opt.only_layout = DMK_SIM_SCATTERED;
+			else {
+				fprintf(stderr, "dmakit-bench: --layout %s: say contig or scattered\n", optarg);
+				return 2;
+			}
 			break;
 		case 'h':
 			usage(stdout);
@@ -469,11 +500,15 @@ int main(int argc, char **argv)
 		for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
 			for (size_t p = 0; p < sizeof(pages) / sizeof(pages[0]); p++)
 				for (size_t l = 0; l < sizeof(layouts) / sizeof(layouts[0]); l++)
-					bench_io(sgl, sizes[i], pages[p], layouts[l]);
+					if ((!opt.only_size || opt.only_size == sizes[i]) &&
+					    (!opt.only_page || opt.only_page == pages[p]) &&
+					    (opt.only_layout < 0 || opt.only_layout == (int)layouts[l]))
+						bench_io(sgl, sizes[i], pages[p], layouts[l]);
 	}
 	if (selected("lookup"))
 		for (size_t i = 0; i < sizeof(nregions) / sizeof(nregions[0]); i++)
-			bench_lookup(nregions[i]);
+			if (!opt.only_regions || opt.only_regions == nregions[i])
+				bench_lookup(nregions[i]);
 	if (selected("phys_register"))
 		bench_phys();
 	return 0;
