@@ -185,6 +185,63 @@ static void test_shared_page(void **state)
 	munmap(buf, 8 * PG);
 }
 
+/*
+ * Random overlapping registrations: the pages locked are always exactly
+ * the union of what the live ones pinned, and every live one translates
+ * to the kernel's frames.
+ */
+static void test_overlap_random(void **state)
+{
+	enum { NPAGES = 64, NSLOTS = 12, ROUNDS = 3000 };
+	struct dmk_space *sp = phys_space();
+	long base = locked_bytes();
+	struct dmk_region *slot[NSLOTS] = { 0 };
+	uintptr_t lo[NSLOTS], hi[NSLOTS];
+	char *buf = mmap(NULL, NPAGES * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			 -1, 0);
+	unsigned seed = 12345;
+
+	(void)state;
+	assert_true(buf != MAP_FAILED);
+	for (int round = 0; round < ROUNDS; round++) {
+		int i = (int)(rand_r(&seed) % NSLOTS);
+		long want = 0;
+
+		if (slot[i]) {
+			assert_int_equal(dmk_region_unregister(slot[i]), 0);
+			slot[i] = NULL;
+		} else {
+			size_t off = rand_r(&seed) % (NPAGES * PG - 1);
+			size_t len = 1 + rand_r(&seed) % (rand_r(&seed) % 4 ? 3 * PG : NPAGES * PG);
+			struct dmk_region_info info;
+
+			if (off + len > NPAGES * PG)
+				len = NPAGES * PG - off;
+			assert_int_equal(dmk_region_register(sp, buf + off, len, DMK_PROT_RW, &slot[i]), 0);
+			/* a range inside another is that one, one reference more */
+			assert_int_equal(dmk_region_info(slot[i], &info), 0);
+			lo[i] = (uintptr_t)info.pinned_va;
+			hi[i] = lo[i] + info.pinned_len;
+			check_region(sp, slot[i]);
+		}
+		for (uintptr_t va = (uintptr_t)buf; va < (uintptr_t)buf + NPAGES * PG; va += PG) {
+			for (int j = 0; j < NSLOTS; j++) {
+				if (slot[j] && lo[j] <= va && va < hi[j]) {
+					want += PG;
+					break;
+				}
+			}
+		}
+		assert_int_equal(locked_bytes() - base, want);
+	}
+	for (int i = 0; i < NSLOTS; i++)
+		if (slot[i])
+			assert_int_equal(dmk_region_unregister(slot[i]), 0);
+	assert_int_equal(locked_bytes(), base);
+	assert_int_equal(dmk_space_destroy(sp), 0);
+	munmap(buf, NPAGES * PG);
+}
+
 /* One huge page: one device run, one segment under rules that allow all. */
 static void check_huge(struct dmk_space *sp, char *p)
 {
@@ -393,6 +450,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_buffers),
 		cmocka_unit_test(test_shared_page),
+		cmocka_unit_test(test_overlap_random),
 		cmocka_unit_test(test_hugetlb),
 		cmocka_unit_test(test_thp),
 		cmocka_unit_test(test_read_only),
