@@ -59,6 +59,7 @@ void opt_usage_error(const char *prog, const char *fmt, ...)
 {
 	va_list ap;
 
+	fflush(stdout);
 	fprintf(stderr, "%s: ", prog);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
@@ -69,6 +70,7 @@ void opt_usage_error(const char *prog, const char *fmt, ...)
 
 void opt_lib_error(const char *prog, const char *what, int err)
 {
+	fflush(stdout);
 	fprintf(stderr, "%s: %s: %s (%s)\n", prog, what, dmk_last_error(), strerror(err < 0 ? -err : err));
 	exit(EXIT_LIB);
 }
