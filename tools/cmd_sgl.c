@@ -94,7 +94,8 @@ static void usage(FILE *f)
 "  --offset BYTES        start this far into the allocation (default 0)\n"
 "  --align BYTES         posix_memalign alignment (default 4096)\n"
 "  --hugepage[=MODE]     huge pages: auto (MAP_HUGETLB 2 MiB, else THP),\n"
-"                        hugetlb, or thp (madvise MADV_HUGEPAGE)\n"
+"                        hugetlb, or thp (madvise MADV_HUGEPAGE); the\n"
+"                        allocation is then 2 MiB aligned, --align unused\n"
 "  --touch               write the buffer before registering (default: not)\n"
 "Space:\n"
 "  --space sim|phys      sim: software IOMMU (default); phys: physical\n"
@@ -387,9 +388,8 @@ static void alloc_buffer(struct sgl_ctx *c)
 				strerror(errno));
 			exit(EXIT_LIB);
 		}
-		snprintf(how, sizeof(how), "mmap 2 MiB aligned + madvise MADV_HUGEPAGE (transparent huge pages%s%s%s)",
-			 huge_err ? "; MAP_HUGETLB failed: " : "", huge_err ? strerror(huge_err) : "",
-			 huge_err ? "" : "");
+		snprintf(how, sizeof(how), "mmap 2 MiB aligned + madvise MADV_HUGEPAGE (transparent huge pages%s%s)",
+			 huge_err ? "; MAP_HUGETLB failed: " : "", huge_err ? strerror(huge_err) : "");
 	}
 	if (!base) {
 		void *p;
