@@ -1,0 +1,1307 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Memory descriptors, DMA commands and bounce pools (include/dmakit/
+ * {mem,dma}.h) on the sim space. Expected segments are computed here from
+ * dmk_space_translate() and the rules, never taken from the generator.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include <cmocka.h>
+
+#include <dmakit/dma.h>
+#include <dmakit/error.h>
+#include <dmakit/mem.h>
+#include <dmakit/region.h>
+#include <dmakit/space.h>
+
+#include "dma/dma_priv.h"
+
+#define PG ((uint64_t)4096)
+#define W ((uint64_t)1 << 32)	/* our sims' window base */
+
+#define assert_reason(word)                                                          \
+	do {                                                                          \
+		if (!strstr(dmk_last_error(), (word)))                                \
+			fail_msg("reason '%s' does not contain '%s'", dmk_last_error(), (word)); \
+	} while (0)
+
+/* @n pages with an unmapped guard page on each side, filled with a pattern. */
+static char *pages(size_t n)
+{
+	char *p = mmap(NULL, (n + 2) * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	assert_true(p != MAP_FAILED);
+	assert_int_equal(munmap(p, PG), 0);
+	assert_int_equal(munmap(p + (n + 1) * PG, PG), 0);
+	for (size_t i = 0; i < n * PG; i++)
+		p[PG + i] = (char)(i * 13 + (i >> 12) + 1);
+	return p + PG;
+}
+
+static void unpages(char *p, size_t n)
+{
+	assert_int_equal(munmap(p, n * PG), 0);
+}
+
+static struct dmk_space *sim(enum dmk_sim_layout layout, uint64_t seed)
+{
+	struct dmk_sim_config c = { .page_size = PG, .window_base = W, .window_size = UINT64_C(1) << 32,
+				    .layout = layout, .seed = seed };
+	struct dmk_space *sp = NULL;
+
+	assert_int_equal(dmk_space_sim_create(&c, &sp), 0);
+	return sp;
+}
+
+static uint64_t tr(struct dmk_space *sp, const void *va)
+{
+	uint64_t dev = 0;
+
+	assert_int_equal(dmk_space_translate(sp, va, &dev), 0);
+	return dev;
+}
+
+static struct dmk_region *reg(struct dmk_space *sp, void *va, size_t len, unsigned prot)
+{
+	struct dmk_region *r = NULL;
+
+	assert_int_equal(dmk_region_register(sp, va, len, prot, &r), 0);
+	return r;
+}
+
+static struct dmk_dma *cmd(struct dmk_space *sp, const struct dmk_dma_spec *spec,
+			   struct dmk_bounce_pool *pool)
+{
+	struct dmk_dma *d = NULL;
+
+	assert_int_equal(dmk_dma_create(sp, spec, pool, &d), 0);
+	return d;
+}
+
+static struct dmk_dma_spec preset(const char *name)
+{
+	struct dmk_dma_spec s;
+
+	assert_int_equal(dmk_dma_spec_preset(&s, name), 0);
+	return s;
+}
+
+/* Device address of chunk @c of a pool (from the pool's memory, translated). */
+static uint64_t chunk_dev(struct dmk_space *sp, const struct dmk_bounce_pool *pool, size_t c)
+{
+	return tr(sp, pool->mem + c * pool->chunk);
+}
+
+/*
+ * The segments a spec without limits gives a slice of an iovec: one per
+ * device-contiguous run, split nowhere else.
+ */
+static size_t expect_plain(struct dmk_space *sp, const struct iovec *iov, int cnt, uint64_t off,
+			   uint64_t len, struct dmk_seg *out, size_t max)
+{
+	size_t n = 0;
+
+	for (int i = 0; i < cnt && len; i++) {
+		uint64_t l = iov[i].iov_len;
+		char *va = iov[i].iov_base;
+
+		if (off >= l) {
+			off -= l;
+			continue;
+		}
+		va += off;
+		l -= off;
+		off = 0;
+		while (l && len) {
+			uint64_t piece = PG - ((uintptr_t)va & (PG - 1)), dev;
+
+			if (piece > l)
+				piece = l;
+			if (piece > len)
+				piece = len;
+			dev = tr(sp, va);
+			if (n && out[n - 1].addr + out[n - 1].len == dev) {
+				out[n - 1].len += piece;
+			} else {
+				assert_true(n < max);
+				out[n++] = (struct dmk_seg){ dev, piece };
+			}
+			va += piece;
+			l -= piece;
+			len -= piece;
+		}
+	}
+	return n;
+}
+
+#define assert_segs(d, want, n) check_segs(__LINE__, d, want, n)
+static void check_segs(int line, struct dmk_dma *d, const struct dmk_seg *want, size_t n)
+{
+	size_t got_n = 999;
+	const struct dmk_seg *got = dmk_dma_segs(d, &got_n);
+
+	assert_non_null(got);
+	if (got_n != n) {
+		for (size_t i = 0; i < got_n; i++)
+			print_message("got seg %zu: %#llx + %llu\n", i, (unsigned long long)got[i].addr,
+				      (unsigned long long)got[i].len);
+		for (size_t i = 0; i < n; i++)
+			print_message("want seg %zu: %#llx + %llu\n", i, (unsigned long long)want[i].addr,
+				      (unsigned long long)want[i].len);
+	}
+	if (got_n != n)
+		fail_msg("line %d: %zu segments, want %zu", line, got_n, n);
+	for (size_t i = 0; i < n; i++) {
+		if (got[i].addr != want[i].addr || got[i].len != want[i].len)
+			fail_msg("line %d: segment %zu: got %#llx + %llu, want %#llx + %llu", line, i,
+				 (unsigned long long)got[i].addr, (unsigned long long)got[i].len,
+				 (unsigned long long)want[i].addr, (unsigned long long)want[i].len);
+	}
+}
+
+#define FIELD(got, want)                                                               \
+	do {                                                                            \
+		if ((uint64_t)(got) != (uint64_t)(want))                                \
+			fail_msg("line %d: %s is %llu, want %llu", line, #got,          \
+				 (unsigned long long)(got), (unsigned long long)(want)); \
+	} while (0)
+
+#define assert_info(d, ...) check_info(__LINE__, d, __VA_ARGS__)
+static void check_info(int line, struct dmk_dma *d, uint64_t covered, size_t nsegs, uint64_t bounced,
+		       size_t bounce_segs, size_t regions)
+{
+	struct dmk_dma_info i;
+
+	memset(&i, 0xee, sizeof(i));
+	assert_int_equal(dmk_dma_info(d, &i), 0);
+	FIELD(i.covered, covered);
+	FIELD(i.nsegs, nsegs);
+	FIELD(i.bounced, bounced);
+	FIELD(i.bounce_segs, bounce_segs);
+	FIELD(i.regions, regions);
+}
+
+#define assert_idle(d) check_idle(__LINE__, d)
+static void check_idle(int line, struct dmk_dma *d)
+{
+	size_t n = 7;
+
+	if (dmk_dma_segs(d, &n) || n)
+		fail_msg("line %d: the command is still prepared (%zu segments)", line, n);
+	check_info(line, d, 0, 0, 0, 0, 0);
+}
+
+/* The device reads every segment: the bytes are those of @src, in order. */
+static void assert_device_reads(struct dmk_space *sp, struct dmk_dma *d, const char *src, uint64_t len)
+{
+	size_t n;
+	const struct dmk_seg *s = dmk_dma_segs(d, &n);
+	uint64_t x = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		char *b = malloc(s[i].len);
+
+		assert_non_null(b);
+		assert_int_equal(dmk_sim_dma_read(sp, s[i].addr, b, s[i].len), 0);
+		assert_true(x + s[i].len <= len);
+		if (memcmp(b, src + x, s[i].len))
+			fail_msg("segment %zu (%#llx + %llu) does not hold bytes %llu.. of the transfer", i,
+				 (unsigned long long)s[i].addr, (unsigned long long)s[i].len,
+				 (unsigned long long)x);
+		free(b);
+		x += s[i].len;
+	}
+	assert_int_equal(x, len);
+}
+
+/* The device writes (byte k of the transfer = f(k)) into every segment. */
+static void device_writes(struct dmk_space *sp, struct dmk_dma *d, unsigned char salt)
+{
+	size_t n;
+	const struct dmk_seg *s = dmk_dma_segs(d, &n);
+	uint64_t x = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		char *b = malloc(s[i].len);
+
+		assert_non_null(b);
+		for (uint64_t k = 0; k < s[i].len; k++)
+			b[k] = (char)((x + k) * 31 + salt);
+		assert_int_equal(dmk_sim_dma_write(sp, s[i].addr, b, s[i].len), 0);
+		free(b);
+		x += s[i].len;
+	}
+}
+
+static void assert_written(const char *va, uint64_t len, unsigned char salt)
+{
+	for (uint64_t k = 0; k < len; k++)
+		if (va[k] != (char)(k * 31 + salt))
+			fail_msg("byte %llu of the transfer was not written back", (unsigned long long)k);
+}
+
+#define assert_stats(p, ...) check_stats(__LINE__, p, __VA_ARGS__)
+static void check_stats(int line, struct dmk_bounce_pool *p, uint64_t size, uint64_t in_use,
+			uint64_t peak, uint64_t bounced, uint64_t allocs, uint64_t exhausted)
+{
+	struct dmk_bounce_stats s;
+
+	memset(&s, 0xee, sizeof(s));
+	assert_int_equal(dmk_bounce_pool_stats(p, &s), 0);
+	FIELD(s.size, size);
+	FIELD(s.chunk, PG);
+	FIELD(s.in_use, in_use);
+	FIELD(s.peak, peak);
+	FIELD(s.bounced, bounced);
+	FIELD(s.allocs, allocs);
+	FIELD(s.exhausted, exhausted);
+}
+
+/* ---- descriptors ---- */
+
+static void test_mem(void **state)
+{
+	char a[100], b[50];
+	struct iovec iov[4] = { { a, 100 }, { NULL, 0 }, { b, 50 }, { a, 0 } };
+	struct dmk_mem *m = (struct dmk_mem *)0x1;
+
+	(void)state;
+	assert_int_equal(dmk_mem_create(iov, 4, DMK_TO_DEVICE, NULL), -EINVAL);
+	assert_int_equal(dmk_mem_create(NULL, 1, DMK_TO_DEVICE, &m), -EINVAL);
+	assert_int_equal(dmk_mem_create(iov, 0, DMK_TO_DEVICE, &m), -EINVAL);
+	assert_int_equal(dmk_mem_create(iov, -1, DMK_TO_DEVICE, &m), -EINVAL);
+	assert_int_equal(dmk_mem_create(iov, 1, (enum dmk_dir)0, &m), -EINVAL);
+	assert_reason("direction");
+	assert_int_equal(dmk_mem_create(iov, 1, (enum dmk_dir)4, &m), -EINVAL);
+	struct iovec wrap[2] = { { a, 10 }, { (void *)(UINTPTR_MAX - 5), 10 } };
+	assert_int_equal(dmk_mem_create(wrap, 2, DMK_TO_DEVICE, &m), -EINVAL);
+	assert_reason("wraps");
+	struct iovec big[2] = { { (void *)0x1000, SIZE_MAX - 0x2000 }, { (void *)0x1000, SIZE_MAX - 0x2000 } };
+	assert_int_equal(dmk_mem_create(big, 2, DMK_TO_DEVICE, &m), -EINVAL);
+	assert_reason("overflow");
+	assert_ptr_equal(m, (struct dmk_mem *)0x1);
+
+	assert_int_equal(dmk_mem_create(iov, 4, DMK_FROM_DEVICE, &m), 0);
+	assert_int_equal(dmk_mem_length(m), 150);
+	assert_int_equal(dmk_mem_dir(m), DMK_FROM_DEVICE);
+	/* The iovec was copied. */
+	iov[0].iov_len = 1;
+	assert_int_equal(dmk_mem_length(m), 150);
+
+	/* A failed reset leaves the descriptor as it was. */
+	assert_int_equal(dmk_mem_reset(m, wrap, 2, DMK_TO_DEVICE), -EINVAL);
+	assert_int_equal(dmk_mem_reset(m, iov, 1, (enum dmk_dir)9), -EINVAL);
+	assert_int_equal(dmk_mem_reset(m, NULL, 1, DMK_TO_DEVICE), -EINVAL);
+	assert_int_equal(dmk_mem_reset(NULL, iov, 1, DMK_TO_DEVICE), -EINVAL);
+	assert_int_equal(dmk_mem_length(m), 150);
+	assert_int_equal(dmk_mem_dir(m), DMK_FROM_DEVICE);
+
+	assert_int_equal(dmk_mem_reset(m, &iov[2], 1, DMK_BIDIRECTIONAL), 0);
+	assert_int_equal(dmk_mem_length(m), 50);
+	assert_int_equal(dmk_mem_dir(m), DMK_BIDIRECTIONAL);
+	struct iovec many[40];
+	for (int i = 0; i < 40; i++)
+		many[i] = (struct iovec){ a, (size_t)i };
+	assert_int_equal(dmk_mem_reset(m, many, 40, DMK_TO_DEVICE), 0);
+	assert_int_equal(dmk_mem_length(m), 40 * 39 / 2);
+	assert_int_equal(dmk_mem_dir(m), DMK_TO_DEVICE);
+	dmk_mem_destroy(m);
+	dmk_mem_destroy(NULL);
+}
+
+/* ---- commands: creation and argument errors ---- */
+
+static void test_dma_create_refuses(void **state)
+{
+	struct dmk_space *sp = sim(DMK_SIM_CONTIG, 1), *other = sim(DMK_SIM_CONTIG, 1);
+	struct dmk_dma_spec s = preset("any"), prp = preset("nvme-prp");
+	struct dmk_bounce_pool *pool, *pool8k;
+	struct dmk_dma *d = (struct dmk_dma *)0x1;
+
+	(void)state;
+	assert_int_equal(dmk_dma_create(NULL, &s, NULL, &d), -EINVAL);
+	assert_int_equal(dmk_dma_create(sp, &s, NULL, NULL), -EINVAL);
+	assert_int_equal(dmk_dma_create(sp, NULL, NULL, &d), -EINVAL);
+	s.boundary = 3;
+	assert_int_equal(dmk_dma_create(sp, &s, NULL, &d), -EINVAL);
+	assert_reason("boundary");
+	s.boundary = 0;
+
+	assert_int_equal(dmk_bounce_pool_create(other, &s, PG, &pool), 0);
+	assert_int_equal(dmk_dma_create(sp, &s, pool, &d), -EINVAL);
+	assert_reason("another space");
+	assert_int_equal(dmk_bounce_pool_destroy(pool), 0);
+
+	/* Chunks of 4 KiB cannot serve a page-list spec of 8 KiB pages, nor 8 KiB alignment. */
+	assert_int_equal(dmk_bounce_pool_create(sp, &prp, 2 * PG, &pool), 0);
+	prp.dev_page_size = 2 * PG;
+	assert_int_equal(dmk_dma_create(sp, &prp, pool, &d), -EINVAL);
+	assert_reason("bounce chunks");
+	s.addr_align = 2 * PG;
+	assert_int_equal(dmk_dma_create(sp, &s, pool, &d), -EINVAL);
+	s.addr_align = 1;
+	s.boundary = 2048;
+	assert_int_equal(dmk_dma_create(sp, &s, pool, &d), -EINVAL);
+	s.boundary = 0;
+	/* A pool outside the command's window. */
+	s.addr_high = W + PG - 1;
+	assert_int_equal(dmk_dma_create(sp, &s, pool, &d), -ERANGE);
+	assert_reason("outside the window");
+	assert_ptr_equal(d, (struct dmk_dma *)0x1);
+	s.addr_high = W + 2 * PG - 1;
+	d = cmd(sp, &s, pool);
+	assert_idle(d);
+	assert_int_equal(dmk_bounce_pool_destroy(pool), -EBUSY);
+	assert_reason("1 DMA commands");
+	assert_int_equal(dmk_space_destroy(sp), -EBUSY);
+	assert_int_equal(dmk_dma_destroy(d), 0);
+	assert_int_equal(dmk_dma_destroy(NULL), 0);
+	assert_int_equal(dmk_bounce_pool_destroy(pool), 0);
+	assert_int_equal(dmk_bounce_pool_destroy(NULL), 0);
+
+	/* A command alone keeps the space busy. */
+	d = cmd(sp, &s, NULL);
+	assert_int_equal(dmk_space_destroy(sp), -EBUSY);
+	assert_reason("1 DMA commands");
+	assert_int_equal(dmk_dma_destroy(d), 0);
+
+	/* A pool of 8 KiB chunks for 8 KiB pages. */
+	prp.dev_page_size = 2 * PG;
+	assert_int_equal(dmk_bounce_pool_create(sp, &prp, 1, &pool8k), 0);
+	struct dmk_bounce_stats st;
+	assert_int_equal(dmk_bounce_pool_stats(pool8k, &st), 0);
+	assert_int_equal(st.chunk, 2 * PG);
+	assert_int_equal(st.size, 2 * PG);
+	d = cmd(sp, &prp, pool8k);
+	assert_int_equal(dmk_dma_destroy(d), 0);
+	assert_int_equal(dmk_bounce_pool_destroy(pool8k), 0);
+
+	assert_int_equal(dmk_space_destroy(sp), 0);
+	assert_int_equal(dmk_space_destroy(other), 0);
+}
+
+static void test_pool_create_refuses(void **state)
+{
+	struct dmk_space *sp = sim(DMK_SIM_CONTIG, 1);
+	struct dmk_dma_spec s = preset("any");
+	struct dmk_bounce_pool *pool = (struct dmk_bounce_pool *)0x1;
+
+	(void)state;
+	assert_int_equal(dmk_bounce_pool_create(NULL, &s, PG, &pool), -EINVAL);
+	assert_int_equal(dmk_bounce_pool_create(sp, &s, PG, NULL), -EINVAL);
+	assert_int_equal(dmk_bounce_pool_create(sp, &s, 0, &pool), -EINVAL);
+	assert_reason("0 bytes");
+	s.len_align = 3;
+	assert_int_equal(dmk_bounce_pool_create(sp, &s, PG, &pool), -EINVAL);
+	assert_reason("length alignment");
+	s.len_align = 1;
+	/* The sim hands out addresses from 4 GiB: a 32-bit device cannot reach them. */
+	s.addr_high = UINT32_MAX;
+	assert_int_equal(dmk_bounce_pool_create(sp, &s, PG, &pool), -ERANGE);
+	assert_reason("outside the window");
+	assert_ptr_equal(pool, (struct dmk_bounce_pool *)0x1);
+	/* Nothing stays registered. */
+	assert_int_equal(dmk_space_destroy(sp), 0);
+
+	sp = sim(DMK_SIM_CONTIG, 1);
+	s.addr_high = UINT64_MAX;
+	assert_int_equal(dmk_bounce_pool_create(sp, &s, 5000, &pool), 0);
+	assert_stats(pool, 2 * PG, 0, 0, 0, 0, 0);
+	assert_int_equal(dmk_bounce_pool_stats(NULL, &(struct dmk_bounce_stats){ 0 }), -EINVAL);
+	assert_int_equal(dmk_bounce_pool_stats(pool, NULL), -EINVAL);
+	/* The pool's memory is registered in the space. */
+	assert_int_equal(chunk_dev(sp, pool, 0), W);
+	assert_int_equal(chunk_dev(sp, pool, 1), W + PG);
+	assert_int_equal(dmk_space_destroy(sp), -EBUSY);
+	assert_int_equal(dmk_bounce_pool_destroy(pool), 0);
+	assert_int_equal(dmk_space_destroy(sp), 0);
+}
+
+static void test_prepare_refuses(void **state)
+{
+	struct dmk_space *sp = sim(DMK_SIM_CONTIG, 1);
+	struct dmk_dma_spec s = preset("any");
+	char *p = pages(4);
+	struct dmk_region *r = reg(sp, p, 2 * PG, DMK_PROT_RW);
+	struct dmk_dma *d;
+	struct dmk_mem *m;
+	struct iovec iov = { p, 2 * PG };
+	uint64_t cov = 777;
+
+	(void)state;
+	s.len_align = 4;
+	d = cmd(sp, &s, NULL);
+	assert_int_equal(dmk_mem_create(&iov, 1, DMK_TO_DEVICE, &m), 0);
+	assert_int_equal(dmk_dma_prepare(NULL, m, 0, 4, &cov), -EINVAL);
+	assert_int_equal(dmk_dma_prepare(d, NULL, 0, 4, &cov), -EINVAL);
+	assert_int_equal(dmk_dma_prepare(d, m, 0, 4, NULL), -EINVAL);
+	assert_int_equal(dmk_dma_prepare(d, m, 0, 0, &cov), -EINVAL);
+	assert_int_equal(dmk_dma_prepare(d, m, 2 * PG + 4, 4, &cov), -EINVAL);
+	assert_int_equal(dmk_dma_prepare(d, m, 2 * PG, 4, &cov), -EINVAL);
+	assert_int_equal(dmk_dma_prepare(d, m, 4, 2 * PG, &cov), -EINVAL);
+	assert_reason("outside");
+	assert_int_equal(dmk_dma_prepare(d, m, UINT64_MAX, 8, &cov), -EINVAL);
+	assert_int_equal(dmk_dma_prepare(d, m, 8, UINT64_MAX - 4, &cov), -EINVAL);
+	assert_int_equal(dmk_dma_prepare(d, m, 0, 6, &cov), -EINVAL);
+	assert_reason("length alignment");
+	assert_int_equal(cov, 777);
+	assert_idle(d);
+
+	assert_int_equal(dmk_dma_prepare_buf(NULL, p, 4, DMK_TO_DEVICE, &cov), -EINVAL);
+	assert_int_equal(dmk_dma_prepare_buf(d, p, 4, DMK_TO_DEVICE, NULL), -EINVAL);
+	assert_int_equal(dmk_dma_prepare_buf(d, p, 4, (enum dmk_dir)0, &cov), -EINVAL);
+	assert_reason("direction");
+	assert_int_equal(dmk_dma_prepare_buf(d, p, 4, (enum dmk_dir)7, &cov), -EINVAL);
+	assert_int_equal(dmk_dma_prepare_buf(d, (void *)(UINTPTR_MAX - 3), 8, DMK_TO_DEVICE, &cov), -EINVAL);
+	assert_reason("wraps");
+	assert_int_equal(dmk_dma_prepare_buf(d, p, 0, DMK_TO_DEVICE, &cov), -EINVAL);
+	assert_int_equal(dmk_dma_prepare_buf(d, p, 10, DMK_TO_DEVICE, &cov), -EINVAL);
+	assert_reason("length alignment");
+	assert_idle(d);
+
+	/* Not prepared: sync, complete refuse; info is zero; destroy works later. */
+	assert_int_equal(dmk_dma_sync(d, DMK_SYNC_FOR_DEVICE), -EINVAL);
+	assert_reason("not prepared");
+	assert_int_equal(dmk_dma_sync(NULL, DMK_SYNC_FOR_DEVICE), -EINVAL);
+	assert_int_equal(dmk_dma_complete(d), -EINVAL);
+	assert_reason("not prepared");
+	assert_int_equal(dmk_dma_complete(NULL), -EINVAL);
+	assert_int_equal(dmk_dma_info(NULL, &(struct dmk_dma_info){ 0 }), -EINVAL);
+	assert_int_equal(dmk_dma_info(d, NULL), -EINVAL);
+
+	/* Prepared: a second prepare is -EBUSY and changes nothing; destroy is -EBUSY. */
+	assert_int_equal(dmk_dma_prepare(d, m, 8, 16, &cov), 0);
+	assert_int_equal(cov, 16);
+	struct dmk_seg one = { W + 8, 16 };
+	assert_segs(d, &one, 1);
+	cov = 777;
+	assert_int_equal(dmk_dma_prepare(d, m, 0, 4, &cov), -EBUSY);
+	assert_reason("already prepared");
+	assert_int_equal(dmk_dma_prepare_buf(d, p, 4, DMK_TO_DEVICE, &cov), -EBUSY);
+	assert_int_equal(cov, 777);
+	assert_segs(d, &one, 1);
+	assert_info(d, 16, 1, 0, 0, 1);
+	assert_int_equal(dmk_dma_sync(d, (enum dmk_sync)0), -EINVAL);
+	assert_reason("sync");
+	assert_int_equal(dmk_dma_sync(d, (enum dmk_sync)3), -EINVAL);
+	assert_int_equal(dmk_dma_destroy(d), -EBUSY);
+	assert_reason("prepared");
+	assert_int_equal(dmk_dma_complete(d), 0);
+	assert_int_equal(dmk_dma_complete(d), -EINVAL);
+	assert_idle(d);
+
+	assert_int_equal(dmk_dma_destroy(d), 0);
+	dmk_mem_destroy(m);
+	assert_int_equal(dmk_region_unregister(r), 0);
+	assert_int_equal(dmk_space_destroy(sp), 0);
+	unpages(p, 4);
+}
+
+/* ---- segments ---- */
+
+static void test_contig_one_segment_and_reuse(void **state)
+{
+	struct dmk_space *sp = sim(DMK_SIM_CONTIG, 1);
+	struct dmk_dma_spec s = preset("any");
+	char *p = pages(4);
+	struct dmk_region *r = reg(sp, p + 100, 3 * PG, DMK_PROT_RW);
+	struct dmk_dma *d = cmd(sp, &s, NULL);
+	struct dmk_seg want[4];
+	uint64_t cov = 0;
+
+	(void)state;
+	assert_int_equal(dmk_dma_prepare_buf(d, p + 100, 10000, DMK_TO_DEVICE, &cov), 0);
+	assert_int_equal(cov, 10000);
+	want[0] = (struct dmk_seg){ W + 100, 10000 };
+	assert_segs(d, want, 1);
+	assert_info(d, 10000, 1, 0, 0, 1);
+	assert_int_equal(dmk_dma_sync(d, DMK_SYNC_FOR_DEVICE), 0);
+	assert_device_reads(sp, d, p + 100, 10000);
+	assert_int_equal(dmk_dma_sync(d, DMK_SYNC_FOR_CPU), 0);
+	assert_int_equal(dmk_dma_complete(d), 0);
+	assert_idle(d);
+
+	/* The same command again, for other bytes: only the new segments. */
+	assert_int_equal(dmk_dma_prepare_buf(d, p + 5000, 50, DMK_FROM_DEVICE, &cov), 0);
+	assert_int_equal(cov, 50);
+	want[0] = (struct dmk_seg){ W + 5000, 50 };
+	assert_segs(d, want, 1);
+	assert_info(d, 50, 1, 0, 0, 1);
+	device_writes(sp, d, 9);
+	assert_int_equal(dmk_dma_sync(d, DMK_SYNC_FOR_CPU), 0);
+	assert_written(p + 5000, 50, 9);
+	assert_int_equal(dmk_dma_complete(d), 0);
+	assert_idle(d);
+
+	/* And a third time, right after the end of the second. */
+	assert_int_equal(dmk_dma_prepare_buf(d, p + 5050, 8, DMK_TO_DEVICE, &cov), 0);
+	want[0] = (struct dmk_seg){ W + 5050, 8 };
+	assert_segs(d, want, 1);
+	assert_int_equal(dmk_dma_complete(d), 0);
+
+	assert_int_equal(dmk_dma_destroy(d), 0);
+	assert_int_equal(dmk_region_unregister(r), 0);
+	assert_int_equal(dmk_space_destroy(sp), 0);
+	unpages(p, 4);
+}
+
+/* nvme-prp on pages that are never neighbours on the device. */
+static void test_reversed_page_list(void **state)
+{
+	struct dmk_space *sp = sim(DMK_SIM_REVERSED, 1);
+	struct dmk_dma_spec s = preset("nvme-prp");
+	char *p = pages(4);
+	struct dmk_region *r = reg(sp, p, 4 * PG, DMK_PROT_RW);
+	struct dmk_dma *d = cmd(sp, &s, NULL);
+	struct dmk_seg want[4];
+	uint64_t cov = 0;
+
+	(void)state;
+	/* reversed: page i at W + (3 - i) pages */
+	assert_int_equal(tr(sp, p), W + 3 * PG);
+	assert_int_equal(dmk_dma_prepare_buf(d, p + 512, 3 * PG, DMK_BIDIRECTIONAL, &cov), 0);
+	assert_int_equal(cov, 3 * PG);
+	want[0] = (struct dmk_seg){ tr(sp, p + 512), PG - 512 };
+	want[1] = (struct dmk_seg){ tr(sp, p + PG), PG };
+	want[2] = (struct dmk_seg){ tr(sp, p + 2 * PG), PG };
+	want[3] = (struct dmk_seg){ tr(sp, p + 3 * PG), 512 };
+	assert_int_equal(want[0].addr, W + 3 * PG + 512);
+	assert_int_equal(want[3].addr, W);
+	assert_segs(d, want, 4);
+	assert_info(d, 3 * PG, 4, 0, 0, 1);
+	assert_int_equal(dmk_dma_sync(d, DMK_SYNC_FOR_DEVICE), 0);
+	assert_device_reads(sp, d, p + 512, 3 * PG);
+	device_writes(sp, d, 3);
+	assert_int_equal(dmk_dma_sync(d, DMK_SYNC_FOR_CPU), 0);
+	assert_written(p + 512, 3 * PG, 3);
+	assert_int_equal(dmk_dma_complete(d), 0);
+
+	/* Without the page-list rule the same segments (nothing to coalesce). */
+	struct dmk_dma *d2 = cmd(sp, &(struct dmk_dma_spec){ 0, UINT64_MAX, 0, 0, 0, 0, 0, 1, 1, PG }, NULL);
+	assert_int_equal(dmk_dma_prepare_buf(d2, p + 512, 3 * PG, DMK_TO_DEVICE, &cov), 0);
+	assert_segs(d2, want, 4);
+	assert_int_equal(dmk_dma_complete(d2), 0);
+	assert_int_equal(dmk_dma_destroy(d2), 0);
+
+	assert_int_equal(dmk_dma_destroy(d), 0);
+	assert_int_equal(dmk_region_unregister(r), 0);
+	assert_int_equal(dmk_space_destroy(sp), 0);
+	unpages(p, 4);
+}
+
+/* Several entries, some empty, slices; scattered pages coalesce where contiguous. */
+static void test_iovec_slices_scattered(void **state)
+{
+	enum { N = 48 };
+	struct dmk_space *sp = sim(DMK_SIM_SCATTERED, 7);
+	struct dmk_dma_spec s = preset("nvme-sgl");
+	char *p = pages(N);
+	struct dmk_region *r;
+	struct dmk_dma *d = cmd(sp, &s, NULL);
+	struct dmk_seg want[64];
+	struct dmk_mem *m;
+	uint64_t cov, total;
+
+	(void)state;
+	/* A small window so that neighbours happen: 64 pages for 48. */
+	assert_int_equal(dmk_space_destroy(sp), -EBUSY);
+	assert_int_equal(dmk_dma_destroy(d), 0);
+	assert_int_equal(dmk_space_destroy(sp), 0);
+	struct dmk_sim_config c = { PG, W, 64 * PG, DMK_SIM_SCATTERED, 7 };
+	assert_int_equal(dmk_space_sim_create(&c, &sp), 0);
+	d = cmd(sp, &s, NULL);
+	r = reg(sp, p, N * PG, DMK_PROT_RW);
+
+	struct iovec iov[6] = {
+		{ p + 3, 5 * PG },
+		{ NULL, 0 },
+		{ p + 20 * PG + 100, 7 * PG + 11 },
+		{ p + 10 * PG, 1 },
+		{ p + 40 * PG - 5, 0 },
+		{ p + 30 * PG + 2047, 9 * PG },
+	};
+	assert_int_equal(dmk_mem_create(iov, 6, DMK_TO_DEVICE, &m), 0);
+	total = dmk_mem_length(m);
+	assert_int_equal(total, 21 * PG + 12);
+	/* every slice start over a grid, a few lengths */
+	for (uint64_t off = 0; off < total; off += 1021) {
+		uint64_t lens[3] = { 1, 5000, total - off };
+
+		for (int k = 0; k < 3; k++) {
+			uint64_t len = lens[k] > total - off ? total - off : lens[k];
+			size_t n = expect_plain(sp, iov, 6, off, len, want, 64);
+			char *flat = malloc(len);
+			uint64_t x = 0, o = off;
+
+			assert_int_equal(dmk_dma_prepare(d, m, off, len, &cov), 0);
+			assert_int_equal(cov, len);
+			assert_segs(d, want, n);
+			/* flatten the slice to compare the device's view */
+			for (int i = 0; i < 6 && x < len; i++) {
+				uint64_t l = iov[i].iov_len;
+
+				if (o >= l) {
+					o -= l;
+					continue;
+				}
+				l -= o;
+				if (l > len - x)
+					l = len - x;
+				memcpy(flat + x, (char *)iov[i].iov_base + o, l);
+				x += l;
+				o = 0;
+			}
+			assert_device_reads(sp, d, flat, len);
+			free(flat);
+			assert_int_equal(dmk_dma_complete(d), 0);
+		}
+	}
+	dmk_mem_destroy(m);
+	assert_int_equal(dmk_dma_destroy(d), 0);
+	assert_int_equal(dmk_region_unregister(r), 0);
+	assert_int_equal(dmk_space_destroy(sp), 0);
+	unpages(p, N);
+}
+
+/* Size, boundary and alignment limits on one contiguous range. */
+static void test_limits_contig(void **state)
+{
+	struct dmk_space *sp = sim(DMK_SIM_CONTIG, 1);
+	char *p = pages(6);
+	struct dmk_region *r = reg(sp, p, 6 * PG, DMK_PROT_RW);
+	struct dmk_dma_spec s = preset("any");
+	struct dmk_seg want[32];
+	struct dmk_dma *d;
+	uint64_t cov;
+	size_t n;
+
+	(void)state;
+	/* max_seg_size 3000 from W + 100: 3000, 3000, ..., rest */
+	s.max_seg_size = 3000;
+	d = cmd(sp, &s, NULL);
+	assert_int_equal(dmk_dma_prepare_buf(d, p + 100, 10000, DMK_TO_DEVICE, &cov), 0);
+	assert_int_equal(cov, 10000);
+	for (n = 0; n < 4; n++)
+		want[n] = (struct dmk_seg){ W + 100 + 3000 * n, n < 3 ? 3000 : 1000 };
+	assert_segs(d, want, 4);
+	assert_device_reads(sp, d, p + 100, 10000);
+	assert_int_equal(dmk_dma_complete(d), 0);
+	assert_int_equal(dmk_dma_destroy(d), 0);
+
+	/* boundary 4 KiB: cut at every device 4 KiB line */
+	s = preset("any");
+	s.boundary = PG;
+	d = cmd(sp, &s, NULL);
+	assert_int_equal(dmk_dma_prepare_buf(d, p + 100, 10000, DMK_TO_DEVICE, &cov), 0);
+	want[0] = (struct dmk_seg){ W + 100, PG - 100 };
+	want[1] = (struct dmk_seg){ W + PG, PG };
+	want[2] = (struct dmk_seg){ W + 2 * PG, 100 + 10000 - 2 * PG };
+	assert_segs(d, want, 3);
+	assert_int_equal(dmk_dma_complete(d), 0);
+	assert_int_equal(dmk_dma_destroy(d), 0);
+
+	/* both: max 3000, boundary 4 KiB */
+	s.max_seg_size = 3000;
+	d = cmd(sp, &s, NULL);
+	assert_int_equal(dmk_dma_prepare_buf(d, p, 2 * PG, DMK_TO_DEVICE, &cov), 0);
+	want[0] = (struct dmk_seg){ W, 3000 };
+	want[1] = (struct dmk_seg){ W + 3000, PG - 3000 };
+	want[2] = (struct dmk_seg){ W + PG, 3000 };
+	want[3] = (struct dmk_seg){ W + PG + 3000, PG - 3000 };
+	assert_segs(d, want, 4);
+	assert_int_equal(dmk_dma_complete(d), 0);
+	assert_int_equal(dmk_dma_destroy(d), 0);
+
+	/* aligned 512 both ways, segments at most 1000: every cut on a 512 line */
+	s = preset("any");
+	s.addr_align = 512;
+	s.len_align = 512;
+	s.max_seg_size = 1000;
+	d = cmd(sp, &s, NULL);
+	assert_int_equal(dmk_dma_prepare_buf(d, p + 1024, 2048, DMK_TO_DEVICE, &cov), 0);
+	for (n = 0; n < 4; n++)
+		want[n] = (struct dmk_seg){ W + 1024 + 512 * n, 512 };
+	assert_segs(d, want, 4);
+	assert_int_equal(dmk_dma_complete(d), 0);
+	/* misaligned start, no pool: -EINVAL naming the rule; nothing prepared */
+	assert_int_equal(dmk_dma_prepare_buf(d, p + 1000, 1024, DMK_TO_DEVICE, &cov), -EINVAL);
+	assert_reason("aligned");
+	assert_reason("no bounce pool");
+	assert_idle(d);
+	assert_int_equal(dmk_dma_destroy(d), 0);
+
+	/* edu: 28-bit reach, the sim's 4 GiB window is out of it */
+	s = preset("edu");
+	d = cmd(sp, &s, NULL);
+	assert_int_equal(dmk_dma_prepare_buf(d, p, 100, DMK_TO_DEVICE, &cov), -ERANGE);
+	assert_reason("window");
+	assert_idle(d);
+	assert_int_equal(dmk_dma_destroy(d), 0);
+
+	assert_int_equal(dmk_region_unregister(r), 0);
+	assert_int_equal(dmk_space_destroy(sp), 0);
+	unpages(p, 6);
+}
+
+/* Page-list rule without a pool: the reason names the rule. */
+static void test_page_list_violations(void **state)
+{
+	struct dmk_space *sp = sim(DMK_SIM_REVERSED, 1);
+	struct dmk_dma_spec s = preset("nvme-prp");
+	char *p = pages(4);
+	struct dmk_region *r = reg(sp, p, 4 * PG, DMK_PROT_RW);
+	struct dmk_dma *d = cmd(sp, &s, NULL);
+	struct dmk_mem *m;
+	uint64_t cov;
+
+	(void)state;
+	/* A first byte not on a dword. */
+	assert_int_equal(dmk_dma_prepare_buf(d, p + 2, 8, DMK_TO_DEVICE, &cov), -EINVAL);
+	assert_reason("aligned");
+	/* A middle entry that ends inside a page. */
+	struct iovec mid[3] = { { p, PG }, { p + PG, 100 }, { p + 2 * PG, PG } };
+	assert_int_equal(dmk_mem_create(mid, 3, DMK_TO_DEVICE, &m), 0);
+	assert_int_equal(dmk_dma_prepare(d, m, 0, 2 * PG + 100, &cov), -EINVAL);
+	assert_reason("must end on a device page");
+	assert_idle(d);
+	/* The slice that stops after it is fine: the last segment may end anywhere. */
+	assert_int_equal(dmk_dma_prepare(d, m, 0, PG + 100, &cov), 0);
+	struct dmk_seg want[2] = { { W + 3 * PG, PG }, { W + 2 * PG, 100 } };
+	assert_segs(d, want, 2);
+	assert_int_equal(dmk_dma_complete(d), 0);
+	/* A middle entry that starts inside a page. */
+	struct iovec mid2[2] = { { p, PG }, { p + PG + 512, PG - 512 } };
+	assert_int_equal(dmk_mem_reset(m, mid2, 2, DMK_TO_DEVICE), 0);
+	assert_int_equal(dmk_dma_prepare(d, m, 0, 2 * PG - 512, &cov), -EINVAL);
+	assert_reason("must start on a device page");
+	assert_idle(d);
+	/* Starting the slice there makes it the first segment: fine. */
+	assert_int_equal(dmk_dma_prepare(d, m, PG, PG - 512, &cov), 0);
+	want[0] = (struct dmk_seg){ W + 2 * PG + 512, PG - 512 };
+	assert_segs(d, want, 1);
+	assert_int_equal(dmk_dma_complete(d), 0);
+
+	dmk_mem_destroy(m);
+	assert_int_equal(dmk_dma_destroy(d), 0);
+	assert_int_equal(dmk_region_unregister(r), 0);
+	assert_int_equal(dmk_space_destroy(sp), 0);
+	unpages(p, 4);
+}
+
+/* ---- partial coverage and resuming ---- */
+
+static void test_max_segs_resume(void **state)
+{
+	struct dmk_space *sp = sim(DMK_SIM_REVERSED, 1);
+	struct dmk_dma_spec s = preset("nvme-prp");
+	char *p = pages(8);
+	struct dmk_region *r = reg(sp, p, 8 * PG, DMK_PROT_RW);
+	struct dmk_dma *d, *d2;
+	struct dmk_seg want[3];
+	struct dmk_mem *m;
+	uint64_t off = 0, cov, len = 8 * PG - 8;
+	static const uint64_t covers[] = { 3 * PG - 8, 3 * PG, 2 * PG };
+	int round = 0;
+
+	(void)state;
+	s.max_segs = 3;
+	d = cmd(sp, &s, NULL);
+	d2 = cmd(sp, &s, NULL);
+	struct iovec iov = { p + 8, len };
+	assert_int_equal(dmk_mem_create(&iov, 1, DMK_TO_DEVICE, &m), 0);
+	while (off < len) {
+		struct dmk_dma *c = (round & 1) ? d2 : d;	/* resume on another command */
+		size_t n = 0;
+
+		assert_true(round < 3);
+		assert_int_equal(dmk_dma_prepare(c, m, off, len - off, &cov), 0);
+		assert_int_equal(cov, covers[round]);
+		for (uint64_t x = off; x < off + cov; n++) {
+			char *va = p + 8 + x;
+			uint64_t l = PG - ((uintptr_t)va & (PG - 1));
+
+			want[n] = (struct dmk_seg){ tr(sp, va), l };
+			x += l;
+		}
+		assert_int_equal(n, 3 - (round == 2));
+		assert_segs(c, want, n);
+		assert_info(c, cov, n, 0, 0, 1);
+		assert_device_reads(sp, c, p + 8 + off, cov);
+		assert_int_equal(dmk_dma_complete(c), 0);
+		off += cov;
+		round++;
+	}
+	assert_int_equal(round, 3);
+	assert_int_equal(off, len);
+	dmk_mem_destroy(m);
+	assert_int_equal(dmk_dma_destroy(d), 0);
+	assert_int_equal(dmk_dma_destroy(d2), 0);
+	assert_int_equal(dmk_region_unregister(r), 0);
+	assert_int_equal(dmk_space_destroy(sp), 0);
+	unpages(p, 8);
+}
+
+static void test_max_transfer_resume(void **state)
+{
+	struct dmk_space *sp = sim(DMK_SIM_REVERSED, 1);
+	struct dmk_dma_spec s = preset("nvme-prp");
+	char *p = pages(4);
+	struct dmk_region *r = reg(sp, p, 4 * PG, DMK_PROT_RW);
+	struct dmk_dma *d;
+	struct dmk_seg want[4];
+	uint64_t off = 0, cov, len = 4 * PG;
+	int rounds = 0;
+
+	(void)state;
+	s.max_transfer = 6000;
+	d = cmd(sp, &s, NULL);
+	while (off < len) {
+		uint64_t x = off, n = 0, expect = len - off < 6000 ? len - off : 6000;
+
+		assert_int_equal(dmk_dma_prepare_buf(d, p + off, len - off, DMK_FROM_DEVICE, &cov), 0);
+		assert_int_equal(cov, expect);
+		while (x < off + cov) {
+			uint64_t l = PG - (x & (PG - 1));
+
+			if (l > off + cov - x)
+				l = off + cov - x;
+			want[n++] = (struct dmk_seg){ tr(sp, p + x), l };
+			x += l;
+		}
+		assert_segs(d, want, n);
+		device_writes(sp, d, (unsigned char)off);
+		assert_int_equal(dmk_dma_sync(d, DMK_SYNC_FOR_CPU), 0);
+		assert_written(p + off, cov, (unsigned char)off);
+		assert_int_equal(dmk_dma_complete(d), 0);
+		off += cov;
+		rounds++;
+	}
+	assert_int_equal(rounds, 3);	/* 6000 + 6000 + 4384 */
+	assert_int_equal(dmk_dma_destroy(d), 0);
+
+	/* Contiguous: one segment per round. */
+	s = preset("any");
+	s.max_transfer = 5000;
+	d = cmd(sp, &s, NULL);
+	struct dmk_space *sc = sim(DMK_SIM_CONTIG, 1);
+	struct dmk_dma *dc = cmd(sc, &s, NULL);
+	struct dmk_region *rc = reg(sc, p, 4 * PG, DMK_PROT_READ);
+	for (off = 0; off < 12000; off += cov) {
+		assert_int_equal(dmk_dma_prepare_buf(dc, p + off, 12000 - off, DMK_TO_DEVICE, &cov), 0);
+		assert_int_equal(cov, off < 10000 ? 5000 : 2000);
+		want[0] = (struct dmk_seg){ W + off, cov };
+		assert_segs(dc, want, 1);
+		assert_int_equal(dmk_dma_complete(dc), 0);
+	}
+	assert_int_equal(dmk_dma_destroy(dc), 0);
+	assert_int_equal(dmk_region_unregister(rc), 0);
+	assert_int_equal(dmk_space_destroy(sc), 0);
+	assert_int_equal(dmk_dma_destroy(d), 0);
+
+	assert_int_equal(dmk_region_unregister(r), 0);
+	assert_int_equal(dmk_space_destroy(sp), 0);
+	unpages(p, 4);
+}
+
+/* ---- direction, permission, registration ---- */
+
+static void test_direction_and_permission(void **state)
+{
+	struct dmk_space *sp = sim(DMK_SIM_CONTIG, 1);
+	struct dmk_dma_spec s = preset("any");
+	char *p = pages(6);
+	struct dmk_region *ro = reg(sp, p, PG, DMK_PROT_READ);
+	struct dmk_region *wo = reg(sp, p + PG, PG, DMK_PROT_WRITE);
+	struct dmk_region *rw = reg(sp, p + 2 * PG, PG, DMK_PROT_RW);
+	struct dmk_dma *d = cmd(sp, &s, NULL);
+	uint64_t cov;
+
+	(void)state;
+	assert_int_equal(dmk_dma_prepare_buf(d, p, 10, DMK_FROM_DEVICE, &cov), -EFAULT);
+	assert_reason("does not let the device write");
+	assert_idle(d);
+	assert_int_equal(dmk_dma_prepare_buf(d, p, 10, DMK_BIDIRECTIONAL, &cov), -EFAULT);
+	assert_int_equal(dmk_dma_prepare_buf(d, p + PG, 10, DMK_TO_DEVICE, &cov), -EFAULT);
+	assert_reason("does not let the device read");
+	assert_int_equal(dmk_dma_prepare_buf(d, p + PG, 10, DMK_BIDIRECTIONAL, &cov), -EFAULT);
+	/* A transfer that runs from a readable page into a write-only one. */
+	assert_int_equal(dmk_dma_prepare_buf(d, p + PG - 10, 20, DMK_TO_DEVICE, &cov), -EFAULT);
+	assert_idle(d);
+	/* Runs off the registered pages. */
+	assert_int_equal(dmk_dma_prepare_buf(d, p + 3 * PG - 10, 20, DMK_BIDIRECTIONAL, &cov), -EFAULT);
+	assert_reason("no registered page");
+	assert_idle(d);
+	assert_int_equal(dmk_dma_prepare_buf(d, p + 4 * PG, 20, DMK_TO_DEVICE, &cov), -EFAULT);
+	assert_reason("no registered page");
+
+	/* The allowed ways work, and the command is reusable after failures. */
+	assert_int_equal(dmk_dma_prepare_buf(d, p, 10, DMK_TO_DEVICE, &cov), 0);
+	assert_int_equal(dmk_dma_complete(d), 0);
+	assert_int_equal(dmk_dma_prepare_buf(d, p + PG, 10, DMK_FROM_DEVICE, &cov), 0);
+	assert_int_equal(dmk_dma_complete(d), 0);
+	assert_int_equal(dmk_dma_prepare_buf(d, p + 2 * PG + 5, 10, DMK_BIDIRECTIONAL, &cov), 0);
+	struct dmk_seg one = { W + 2 * PG + 5, 10 };
+	assert_segs(d, &one, 1);
+	assert_int_equal(dmk_dma_complete(d), 0);
+	/* ro then wo are device neighbours (W, W + PG) but only TO_DEVICE fits neither. */
+	struct iovec two[2] = { { p + PG - 4, 4 }, { p + 2 * PG, 4 } };
+	struct dmk_mem *m;
+	assert_int_equal(dmk_mem_create(two, 2, DMK_TO_DEVICE, &m), 0);
+	assert_int_equal(dmk_dma_prepare(d, m, 0, 8, &cov), 0);
+	struct dmk_seg w2[2] = { { W + PG - 4, 4 }, { W + 2 * PG, 4 } };
+	assert_segs(d, w2, 2);
+	assert_info(d, 8, 2, 0, 0, 2);
+	assert_int_equal(dmk_dma_complete(d), 0);
+	dmk_mem_destroy(m);
+
+	assert_int_equal(dmk_dma_destroy(d), 0);
+	assert_int_equal(dmk_region_unregister(ro), 0);
+	assert_int_equal(dmk_region_unregister(wo), 0);
+	assert_int_equal(dmk_region_unregister(rw), 0);
+	assert_int_equal(dmk_space_destroy(sp), 0);
+	unpages(p, 6);
+}
+
+static void test_unregister_while_prepared(void **state)
+{
+	struct dmk_space *sp = sim(DMK_SIM_CONTIG, 1);
+	struct dmk_dma_spec s = preset("any");
+	char *p = pages(3);
+	struct dmk_region *r = reg(sp, p, 3 * PG, DMK_PROT_RW), *r2;
+	struct dmk_region_info info;
+	struct dmk_dma *d = cmd(sp, &s, NULL);
+	uint64_t cov;
+
+	(void)state;
+	assert_int_equal(dmk_dma_prepare_buf(d, p + PG, 100, DMK_TO_DEVICE, &cov), 0);
+	assert_int_equal(dmk_region_unregister(r), -EBUSY);
+	assert_reason("used by a prepared DMA command");
+	/* The reference is kept and everything still translates and works. */
+	assert_int_equal(dmk_region_info(r, &info), 0);
+	assert_int_equal(info.refs, 1);
+	assert_int_equal(tr(sp, p), W);
+	assert_device_reads(sp, d, p + PG, 100);
+	assert_int_equal(dmk_region_unregister(r), -EBUSY);
+	assert_int_equal(dmk_dma_complete(d), 0);
+	assert_int_equal(dmk_region_unregister(r), 0);
+	assert_int_equal(dmk_dma_prepare_buf(d, p + PG, 100, DMK_TO_DEVICE, &cov), -EFAULT);
+
+	/* With two references the first unregister only drops one. */
+	r = reg(sp, p, 3 * PG, DMK_PROT_RW);
+	r2 = reg(sp, p, PG, DMK_PROT_RW);
+	assert_ptr_equal(r, r2);
+	assert_int_equal(dmk_dma_prepare_buf(d, p + 10, 100, DMK_TO_DEVICE, &cov), 0);
+	assert_int_equal(dmk_region_unregister(r2), 0);
+	assert_int_equal(dmk_region_unregister(r), -EBUSY);
+	assert_int_equal(dmk_dma_complete(d), 0);
+	assert_int_equal(dmk_region_unregister(r), 0);
+
+	/* A failed prepare holds nothing. */
+	r = reg(sp, p, PG, DMK_PROT_READ);
+	assert_int_equal(dmk_dma_prepare_buf(d, p, 2 * PG, DMK_TO_DEVICE, &cov), -EFAULT);
+	assert_int_equal(dmk_region_unregister(r), 0);
+
+	assert_int_equal(dmk_dma_destroy(d), 0);
+	assert_int_equal(dmk_space_destroy(sp), 0);
+	unpages(p, 3);
+}
+
+/* ---- bounce pools ---- */
+
+/* nvme-prp, a buffer off by 2 bytes: nothing can go in place, all of it bounces. */
+static void test_bounce_all(void **state)
+{
+	struct dmk_space *sp = sim(DMK_SIM_REVERSED, 1);
+	struct dmk_dma_spec s = preset("nvme-prp");
+	struct dmk_bounce_pool *pool;
+	char *p = pages(3), save[3 * 4096];
+	struct dmk_region *r;
+	struct dmk_dma *d;
+	struct dmk_seg want[2];
+	uint64_t cov;
+
+	(void)state;
+	assert_int_equal(dmk_bounce_pool_create(sp, &s, 4 * PG, &pool), 0);
+	r = reg(sp, p, 3 * PG, DMK_PROT_RW);
+	d = cmd(sp, &s, pool);
+	assert_int_equal(dmk_dma_prepare_buf(d, p + 2, PG, DMK_TO_DEVICE, &cov), 0);
+	assert_int_equal(cov, PG);
+	/* reversed pool: chunks are not device neighbours; chunk 0 holds it all */
+	want[0] = (struct dmk_seg){ chunk_dev(sp, pool, 0), PG };
+	assert_segs(d, want, 1);
+	assert_info(d, PG, 1, PG, 1, 1);
+	assert_stats(pool, 4 * PG, PG, PG, 0, 1, 0);
+	assert_int_equal(dmk_dma_sync(d, DMK_SYNC_FOR_DEVICE), 0);
+	assert_device_reads(sp, d, p + 2, PG);
+	assert_int_equal(dmk_dma_sync(d, DMK_SYNC_FOR_CPU), 0);
+	assert_int_equal(dmk_dma_complete(d), 0);
+	assert_idle(d);
+	assert_stats(pool, 4 * PG, 0, PG, PG, 1, 0);
+
+	/* The other way: the device's bytes reach memory at the CPU sync, not before. */
+	memcpy(save, p, sizeof(save));
+	assert_int_equal(dmk_dma_prepare_buf(d, p + 2, 2 * PG, DMK_FROM_DEVICE, &cov), 0);
+	assert_int_equal(cov, 2 * PG);
+	want[0] = (struct dmk_seg){ chunk_dev(sp, pool, 1), PG };
+	want[1] = (struct dmk_seg){ chunk_dev(sp, pool, 2), PG };
+	assert_segs(d, want, 2);
+	assert_info(d, 2 * PG, 2, 2 * PG, 2, 1);
+	assert_int_equal(dmk_dma_sync(d, DMK_SYNC_FOR_DEVICE), 0);
+	device_writes(sp, d, 77);
+	assert_memory_equal(p, save, sizeof(save));
+	assert_int_equal(dmk_dma_sync(d, DMK_SYNC_FOR_CPU), 0);
+	assert_written(p + 2, 2 * PG, 77);
+	assert_memory_equal(p, save, 2);
+	assert_memory_equal(p + 2 * PG + 2, save + 2 * PG + 2, PG - 2);
+	assert_stats(pool, 4 * PG, 2 * PG, 2 * PG, PG, 3, 0);
+	assert_int_equal(dmk_dma_complete(d), 0);
+	assert_stats(pool, 4 * PG, 0, 2 * PG, 3 * PG, 3, 0);
+
+	assert_int_equal(dmk_dma_destroy(d), 0);
+	assert_int_equal(dmk_region_unregister(r), 0);
+	assert_int_equal(dmk_bounce_pool_destroy(pool), 0);
+	assert_int_equal(dmk_space_destroy(sp), 0);
+	unpages(p, 3);
+}
+
+/* Only the piece that breaks a rule bounces; the rest goes in place. */
+static void test_bounce_only_the_piece(void **state)
+{
+	struct dmk_space *sp = sim(DMK_SIM_CONTIG, 1);
+	struct dmk_dma_spec s = preset("any");
+	struct dmk_bounce_pool *pool;
+	char *p = pages(2);
+	struct dmk_region *r;
+	struct dmk_dma *d;
+	struct dmk_mem *m;
+	uint64_t cov, U;
+
+	(void)state;
+	s.addr_align = 4;	/* addresses on a dword, lengths free */
+	assert_int_equal(dmk_bounce_pool_create(sp, &s, 2 * PG, &pool), 0);	/* W, W + PG */
+	r = reg(sp, p, 2 * PG, DMK_PROT_RW);
+	U = tr(sp, p);
+	assert_int_equal(U, W + 2 * PG);
+	d = cmd(sp, &s, pool);
+	/* The second entry starts 1 byte past a dword: 3 bytes bounce, then in place. */
+	struct iovec iov[2] = { { p, PG }, { p + PG + 1, PG - 1 } };
+	assert_int_equal(dmk_mem_create(iov, 2, DMK_BIDIRECTIONAL, &m), 0);
+	assert_int_equal(dmk_dma_prepare(d, m, 0, 2 * PG - 1, &cov), 0);
+	assert_int_equal(cov, 2 * PG - 1);
+	struct dmk_seg want[3] = { { U, PG }, { W, 3 }, { U + PG + 4, PG - 4 } };
+	assert_segs(d, want, 3);
+	assert_info(d, 2 * PG - 1, 3, 3, 1, 1);
+	assert_int_equal(dmk_dma_sync(d, DMK_SYNC_FOR_DEVICE), 0);
+	char flat[2 * 4096];
+	memcpy(flat, p, PG);
+	memcpy(flat + PG, p + PG + 1, PG - 1);
+	assert_device_reads(sp, d, flat, 2 * PG - 1);
+	device_writes(sp, d, 5);
+	assert_int_equal(dmk_dma_sync(d, DMK_SYNC_FOR_CPU), 0);
+	assert_written(p, PG, 5);
+	for (uint64_t k = PG; k < 2 * PG - 1; k++)
+		assert_int_equal(p[k + 1], (char)(k * 31 + 5));
+	assert_int_equal(dmk_dma_complete(d), 0);
+	assert_stats(pool, 2 * PG, 0, PG, 3, 1, 0);
+
+	/* nvme-prp: an entry that ends inside a page shifts everything after it into the pool. */
+	dmk_mem_destroy(m);
+	assert_int_equal(dmk_dma_destroy(d), 0);
+	struct dmk_dma_spec prp = preset("nvme-prp");
+	d = cmd(sp, &prp, pool);
+	struct iovec mid[3] = { { p, PG }, { p + PG, 100 }, { p + PG + 200, 2000 } };
+	assert_int_equal(dmk_mem_create(mid, 3, DMK_TO_DEVICE, &m), 0);
+	assert_int_equal(dmk_dma_prepare(d, m, 0, PG + 2100, &cov), 0);
+	want[0] = (struct dmk_seg){ U, PG };
+	want[1] = (struct dmk_seg){ W + PG, 2100 };	/* the pool hands out the next chunk */
+	assert_segs(d, want, 2);
+	assert_info(d, PG + 2100, 2, 2100, 1, 1);
+	assert_int_equal(dmk_dma_sync(d, DMK_SYNC_FOR_DEVICE), 0);
+	memcpy(flat, p, PG + 100);
+	memcpy(flat + PG + 100, p + PG + 200, 2000);
+	assert_device_reads(sp, d, flat, PG + 2100);
+	assert_int_equal(dmk_dma_complete(d), 0);
+
+	dmk_mem_destroy(m);
+	assert_int_equal(dmk_dma_destroy(d), 0);
+	assert_int_equal(dmk_region_unregister(r), 0);
+	assert_int_equal(dmk_bounce_pool_destroy(pool), 0);
+	assert_int_equal(dmk_space_destroy(sp), 0);
+	unpages(p, 2);
+}
+
+/* Memory outside the device's window goes through the pool; a full pool is -ENOBUFS. */
+static void test_bounce_window_and_exhaustion(void **state)
+{
+	struct dmk_space *sp = sim(DMK_SIM_CONTIG, 1);
+	struct dmk_dma_spec s = preset("any");
+	struct dmk_bounce_pool *pool;
+	char *p = pages(3);
+	struct dmk_region *r;
+	struct dmk_dma *d, *d2, *plain;
+	uint64_t cov = 0;
+
+	(void)state;
+	s.addr_high = W + 2 * PG - 1;	/* the pool, first in the window, fits; nothing else */
+	assert_int_equal(dmk_bounce_pool_create(sp, &s, 2 * PG, &pool), 0);
+	r = reg(sp, p, 3 * PG, DMK_PROT_RW);
+	assert_int_equal(tr(sp, p), W + 2 * PG);
+	plain = cmd(sp, &s, NULL);
+	assert_int_equal(dmk_dma_prepare_buf(plain, p, 10, DMK_TO_DEVICE, &cov), -ERANGE);
+	assert_reason("window");
+	assert_idle(plain);
+
+	d = cmd(sp, &s, pool);
+	d2 = cmd(sp, &s, pool);
+	assert_int_equal(dmk_dma_prepare_buf(d, p + 100, 6000, DMK_TO_DEVICE, &cov), 0);
+	assert_int_equal(cov, 6000);
+	struct dmk_seg one = { W, 6000 };
+	assert_segs(d, &one, 1);
+	assert_info(d, 6000, 1, 6000, 1, 1);
+	assert_int_equal(dmk_dma_sync(d, DMK_SYNC_FOR_DEVICE), 0);
+	assert_device_reads(sp, d, p + 100, 6000);
+	assert_stats(pool, 2 * PG, 2 * PG, 2 * PG, 0, 2, 0);
+
+	/* The pool is full: the second command gets -ENOBUFS and holds nothing. */
+	cov = 555;
+	assert_int_equal(dmk_dma_prepare_buf(d2, p, 8, DMK_TO_DEVICE, &cov), -ENOBUFS);
+	assert_reason("bounce pool full");
+	assert_int_equal(cov, 555);
+	assert_idle(d2);
+	assert_stats(pool, 2 * PG, 2 * PG, 2 * PG, 0, 2, 1);
+	assert_int_equal(dmk_bounce_pool_destroy(pool), -EBUSY);
+
+	/* After the first completes, the second fits. */
+	assert_int_equal(dmk_dma_complete(d), 0);
+	assert_stats(pool, 2 * PG, 0, 2 * PG, 6000, 2, 1);
+	assert_int_equal(dmk_dma_prepare_buf(d2, p, 8, DMK_FROM_DEVICE, &cov), 0);
+	assert_int_equal(cov, 8);
+	assert_info(d2, 8, 1, 8, 1, 1);
+	device_writes(sp, d2, 1);
+	assert_int_equal(dmk_dma_sync(d2, DMK_SYNC_FOR_CPU), 0);
+	assert_written(p, 8, 1);
+	assert_stats(pool, 2 * PG, PG, 2 * PG, 6000, 3, 1);
+
+	assert_int_equal(dmk_dma_complete(d2), 0);
+	assert_stats(pool, 2 * PG, 0, 2 * PG, 6008, 3, 1);
+
+	assert_int_equal(dmk_dma_destroy(plain), 0);
+	assert_int_equal(dmk_dma_destroy(d), 0);
+	assert_int_equal(dmk_dma_destroy(d2), 0);
+	assert_int_equal(dmk_region_unregister(r), 0);
+	assert_int_equal(dmk_bounce_pool_destroy(pool), 0);
+	assert_int_equal(dmk_space_destroy(sp), 0);
+	unpages(p, 3);
+}
+
+/*
+ * region.h: -EBUSY "when a prepared command still uses the memory". A
+ * command whose bytes go through the pool uses the memory too: sync copies
+ * from and to it.
+ */
+static void test_unregister_bounced_memory_busy(void **state)
+{
+	struct dmk_space *sp = sim(DMK_SIM_CONTIG, 1);
+	struct dmk_dma_spec s = preset("nvme-prp");
+	struct dmk_bounce_pool *pool;
+	char *p = pages(2);
+	struct dmk_region *a, *b;
+	struct dmk_dma *d;
+	uint64_t cov;
+	int err_a, err_b;
+
+	(void)state;
+	assert_int_equal(dmk_bounce_pool_create(sp, &s, 2 * PG, &pool), 0);
+	a = reg(sp, p, PG, DMK_PROT_RW);
+	b = reg(sp, p + PG, PG, DMK_PROT_RW);
+	d = cmd(sp, &s, pool);
+	/* Off by one byte: every byte, of both registrations, goes through the pool. */
+	assert_int_equal(dmk_dma_prepare_buf(d, p + 1, PG + 100, DMK_FROM_DEVICE, &cov), 0);
+	assert_int_equal(cov, PG + 100);
+	device_writes(sp, d, 11);
+	err_a = dmk_region_unregister(a);
+	err_b = dmk_region_unregister(b);
+	assert_int_equal(dmk_dma_sync(d, DMK_SYNC_FOR_CPU), 0);
+	assert_written(p + 1, PG + 100, 11);
+	assert_int_equal(dmk_dma_complete(d), 0);
+	if (err_a == -EBUSY)
+		assert_int_equal(dmk_region_unregister(a), 0);
+	if (err_b == -EBUSY)
+		assert_int_equal(dmk_region_unregister(b), 0);
+	assert_int_equal(dmk_dma_destroy(d), 0);
+	assert_int_equal(dmk_bounce_pool_destroy(pool), 0);
+	assert_int_equal(dmk_space_destroy(sp), 0);
+	unpages(p, 2);
+	assert_int_equal(err_a, -EBUSY);
+	assert_int_equal(err_b, -EBUSY);
+}
+
+/*
+ * dma.h: the pool's @bounced counts "bytes of transfers ever routed through
+ * the pool". A prepare that fails with -ENOBUFS moved no transfer; the
+ * chunks it took for a while are not bytes of a transfer.
+ */
+static void test_failed_prepare_not_counted_as_bounced(void **state)
+{
+	struct dmk_space *sp = sim(DMK_SIM_CONTIG, 1);
+	struct dmk_dma_spec s = preset("nvme-prp");
+	struct dmk_bounce_pool *pool;
+	struct dmk_bounce_stats st;
+	char *p = pages(3);
+	struct dmk_region *r;
+	struct dmk_dma *d;
+	uint64_t cov;
+
+	(void)state;
+	assert_int_equal(dmk_bounce_pool_create(sp, &s, PG, &pool), 0);
+	r = reg(sp, p, 3 * PG, DMK_PROT_RW);
+	d = cmd(sp, &s, pool);
+	/* Misaligned: all of it must bounce, 2 chunks; the pool has 1. */
+	assert_int_equal(dmk_dma_prepare_buf(d, p + 1, 2 * PG, DMK_TO_DEVICE, &cov), -ENOBUFS);
+	assert_reason("bounce pool full");
+	assert_idle(d);
+	assert_int_equal(dmk_bounce_pool_stats(pool, &st), 0);
+	assert_int_equal(dmk_dma_destroy(d), 0);
+	assert_int_equal(dmk_region_unregister(r), 0);
+	assert_int_equal(dmk_bounce_pool_destroy(pool), 0);
+	assert_int_equal(dmk_space_destroy(sp), 0);
+	unpages(p, 3);
+	assert_int_equal(st.in_use, 0);
+	assert_int_equal(st.exhausted, 1);
+	assert_int_equal(st.allocs, 1);
+	assert_int_equal(st.bounced, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_mem),
+		cmocka_unit_test(test_dma_create_refuses),
+		cmocka_unit_test(test_pool_create_refuses),
+		cmocka_unit_test(test_prepare_refuses),
+		cmocka_unit_test(test_contig_one_segment_and_reuse),
+		cmocka_unit_test(test_reversed_page_list),
+		cmocka_unit_test(test_iovec_slices_scattered),
+		cmocka_unit_test(test_limits_contig),
+		cmocka_unit_test(test_page_list_violations),
+		cmocka_unit_test(test_max_segs_resume),
+		cmocka_unit_test(test_max_transfer_resume),
+		cmocka_unit_test(test_direction_and_permission),
+		cmocka_unit_test(test_unregister_while_prepared),
+		cmocka_unit_test(test_bounce_all),
+		cmocka_unit_test(test_bounce_only_the_piece),
+		cmocka_unit_test(test_bounce_window_and_exhaustion),
+		cmocka_unit_test(test_failed_prepare_not_counted_as_bounced),
+		cmocka_unit_test(test_unregister_bounced_memory_busy),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
