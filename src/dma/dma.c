@@ -617,6 +617,7 @@ static int prepare(struct dmk_dma *d, const struct iovec *iov, int iovcnt, enum 
 	if (!err && !g.x)
 		err = dmki_fail(-EINVAL, "no legal prefix of the transfer fits the segment limits");
 	if (err) {
+		d->bounced = 0;	/* no transfer moved: not for the pool's statistics */
 		release(d);
 	} else {
 		d->covered = g.x;
