@@ -76,17 +76,21 @@ static void test_presets(void **state)
 
 /*
  * spec.h: "edu" (QEMU's edu device: 28-bit reach, at most 4095 bytes a
- * transfer). A transfer is what max_transfer bounds; a segment limit alone
- * lets one command carry any number of 4095-byte segments.
+ * transfer). The preset bounds each segment (one edu DMA) to 4095 bytes;
+ * the design has the edu driver do scatter-gather in software, one edu
+ * transfer a segment, so max_transfer stays 0 and the header's "a transfer"
+ * means a segment.
  */
-static void test_preset_edu_limits_the_transfer(void **state)
+static void test_preset_edu_limits(void **state)
 {
 	struct dmk_dma_spec s;
 
 	(void)state;
 	assert_int_equal(dmk_dma_spec_preset(&s, "edu"), 0);
-	assert_true(s.max_seg_size == 0 || s.max_seg_size <= 4095);
-	assert_int_equal(s.max_transfer, 4095);
+	assert_int_equal(s.max_seg_size, 4095);
+	assert_int_equal(s.addr_high, (UINT64_C(1) << 28) - 1);
+	assert_int_equal(s.max_segs, 0);
+	assert_int_equal(s.max_transfer, 0);
 }
 
 static void test_preset_unknown_leaves_spec(void **state)
@@ -268,7 +272,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_init_allows_anything),
 		cmocka_unit_test(test_presets),
-		cmocka_unit_test(test_preset_edu_limits_the_transfer),
+		cmocka_unit_test(test_preset_edu_limits),
 		cmocka_unit_test(test_preset_unknown_leaves_spec),
 		cmocka_unit_test(test_check_refuses),
 		cmocka_unit_test(test_check_page_list),
