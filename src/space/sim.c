@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <dmakit/space.h>
 
@@ -175,6 +176,14 @@ static int sim_map(struct dmk_space *sp, struct dmk_region *r)
 	uint64_t base = 0;
 	int err = 0;
 
+	/*
+	 * Pin nothing, but refuse what a real pin refuses (region.h: -EFAULT
+	 * when the range is not mapped): a simulated device would otherwise
+	 * copy into unmapped memory. msync(MS_ASYNC) fails with ENOMEM on
+	 * any unmapped part, as in the phys space.
+	 */
+	if (msync((void *)r->pva, r->plen, MS_ASYNC) && errno == ENOMEM)
+		return dmki_fail(-EFAULT, "[%#" PRIxPTR ", +%zu) is not mapped in the process", r->pva, r->plen);
 	pthread_rwlock_wrlock(&s->lock);
 	if (s->cfg.layout != DMK_SIM_SCATTERED) {
 		err = find_run(s, npages * page, &base);
