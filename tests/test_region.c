@@ -218,6 +218,21 @@ static void test_register_unmapped_is_efault(void **state)
 		assert_int_equal(dmk_region_unregister(r), 0);
 	assert_int_equal(dmk_space_destroy(sp), 0);
 	assert_int_equal(err, -EFAULT);
+	assert_reason("not mapped");
+
+	/* Partly mapped: the last byte is on the guard page after the buffer. */
+	sp = sim(DMK_SIM_SCATTERED, PG, UINT64_C(1) << 30, 1);
+	p = pages(2);
+	r = NULL;
+	err = dmk_region_register(sp, p + 10, 2 * PG - 9, DMK_PROT_RW, &r);
+	if (!err)
+		assert_int_equal(dmk_region_unregister(r), 0);
+	assert_int_equal(err, -EFAULT);
+	assert_untranslated(sp, p + 10);
+	assert_int_equal(dmk_region_register(sp, p + 10, 2 * PG - 10, DMK_PROT_RW, &r), 0);
+	assert_int_equal(dmk_region_unregister(r), 0);
+	assert_int_equal(dmk_space_destroy(sp), 0);
+	unpages(p, 2);
 }
 
 static void test_contig_translation_and_info(void **state)
