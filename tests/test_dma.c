@@ -1245,6 +1245,108 @@ static void test_unregister_bounced_memory_busy(void **state)
 }
 
 /*
+ * A piece that cannot end legally is cut back to its last legal end and
+ * only the rest goes through the pool: length alignment 512 on pages that
+ * are never neighbours, a first piece of 600 bytes.
+ */
+static void test_bounce_after_cut_back(void **state)
+{
+	struct dmk_space *sp = sim(DMK_SIM_REVERSED, 1);
+	struct dmk_dma_spec s = preset("any");
+	struct dmk_bounce_pool *pool;
+	char *p = pages(2);
+	struct dmk_region *r;
+	struct dmk_dma *d;
+	uint64_t cov;
+
+	(void)state;
+	s.len_align = 512;
+	assert_int_equal(dmk_bounce_pool_create(sp, &s, PG, &pool), 0);
+	r = reg(sp, p, 2 * PG, DMK_PROT_RW);
+	d = cmd(sp, &s, NULL);
+	assert_int_equal(dmk_dma_prepare_buf(d, p + PG - 600, 1024, DMK_TO_DEVICE, &cov), -EINVAL);
+	assert_reason("multiple of the length alignment");
+	assert_int_equal(dmk_dma_destroy(d), 0);
+	d = cmd(sp, &s, pool);
+	assert_int_equal(dmk_dma_prepare_buf(d, p + PG - 600, 1024, DMK_TO_DEVICE, &cov), 0);
+	assert_int_equal(cov, 1024);
+	struct dmk_seg want[2] = { { tr(sp, p + PG - 600), 512 }, { chunk_dev(sp, pool, 0), 512 } };
+	assert_segs(d, want, 2);
+	assert_info(d, 1024, 2, 512, 1, 1);
+	assert_int_equal(dmk_dma_sync(d, DMK_SYNC_FOR_DEVICE), 0);
+	assert_device_reads(sp, d, p + PG - 600, 1024);
+	assert_int_equal(dmk_dma_complete(d), 0);
+	assert_int_equal(dmk_dma_destroy(d), 0);
+	assert_int_equal(dmk_region_unregister(r), 0);
+	assert_int_equal(dmk_bounce_pool_destroy(pool), 0);
+	assert_int_equal(dmk_space_destroy(sp), 0);
+	unpages(p, 2);
+}
+
+/*
+ * Whole 2 MiB granules (one radix slot each) and registrations that
+ * overlap them; segments run across registrations that are neighbours on
+ * the device.
+ */
+static void test_granules_and_neighbours(void **state)
+{
+	const uint64_t M2 = UINT64_C(2) << 20, M1 = UINT64_C(1) << 20;
+	struct dmk_space *sp = sim(DMK_SIM_CONTIG, 1);
+	struct dmk_dma_spec s = preset("any");
+	char *map = mmap(NULL, 4 * M2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *g;
+	struct dmk_region *a, *b, *c;
+	struct dmk_dma *d = cmd(sp, &s, NULL);
+	uint64_t cov;
+
+	(void)state;
+	assert_true(map != MAP_FAILED);
+	g = (char *)(((uintptr_t)map + M2 - 1) & ~(uintptr_t)(M2 - 1));
+	a = reg(sp, g, M2, DMK_PROT_RW);		/* [W, W + 2M) */
+	b = reg(sp, g + M1, M2, DMK_PROT_RW);	/* [W + 2M, W + 4M) */
+	assert_int_equal(tr(sp, g), W);
+	assert_int_equal(tr(sp, g + M2 - 1), W + M2 - 1);
+	assert_int_equal(tr(sp, g + M1 + 5), W + M1 + 5);		/* a, the older */
+	assert_int_equal(tr(sp, g + M2 + 5), W + M2 + M1 + 5);	/* only b */
+	/* A transfer over the shared part and on into b's own: a's then b's addresses. */
+	assert_int_equal(dmk_dma_prepare_buf(d, g + M2 - 100, 200, DMK_TO_DEVICE, &cov), 0);
+	struct dmk_seg want[2] = { { W + M2 - 100, 100 }, { W + M2 + M1, 100 } };
+	assert_segs(d, want, 2);
+	assert_info(d, 200, 2, 0, 0, 2);
+	assert_int_equal(dmk_region_unregister(a), -EBUSY);
+	assert_int_equal(dmk_region_unregister(b), -EBUSY);
+	assert_int_equal(dmk_dma_complete(d), 0);
+	assert_int_equal(dmk_region_unregister(a), 0);
+	/* The shared half now goes through b. */
+	assert_int_equal(tr(sp, g + M1 + 5), W + M2 + 5);
+	assert_int_equal(tr(sp, g + M2 - 1), W + M2 + M1 - 1);
+	uint64_t dev;
+	assert_int_equal(dmk_space_translate(sp, g + M1 - 1, &dev), -EFAULT);
+	/* And one segment over it all: b is contiguous on the device. */
+	assert_int_equal(dmk_dma_prepare_buf(d, g + M1, M2, DMK_BIDIRECTIONAL, &cov), 0);
+	want[0] = (struct dmk_seg){ W + M2, M2 };
+	assert_segs(d, want, 1);
+	assert_int_equal(dmk_dma_complete(d), 0);
+
+	/* Two registrations that are neighbours in memory and on the device: one segment. */
+	c = reg(sp, g + 3 * M1, M1, DMK_PROT_RW);	/* [W + 4M, W + 5M) follows b's end */
+	assert_int_equal(tr(sp, g + 3 * M1), W + 2 * M2);
+	assert_int_equal(dmk_dma_prepare_buf(d, g + 3 * M1 - 10, 20, DMK_TO_DEVICE, &cov), 0);
+	want[0] = (struct dmk_seg){ W + 2 * M2 - 10, 20 };
+	assert_segs(d, want, 1);
+	assert_info(d, 20, 1, 0, 0, 2);
+	assert_device_reads(sp, d, g + 3 * M1 - 10, 20);
+	assert_int_equal(dmk_dma_complete(d), 0);
+
+	assert_int_equal(dmk_region_unregister(b), 0);
+	assert_int_equal(dmk_region_unregister(c), 0);
+	assert_int_equal(dmk_space_translate(sp, g + M1 + 5, &dev), -EFAULT);
+	assert_int_equal(dmk_dma_destroy(d), 0);
+	assert_int_equal(dmk_space_destroy(sp), 0);
+	assert_int_equal(munmap(map, 4 * M2), 0);
+}
+
+/*
  * dma.h: the pool's @bounced counts "bytes of transfers ever routed through
  * the pool". A prepare that fails with -ENOBUFS moved no transfer; the
  * chunks it took for a while are not bytes of a transfer.
@@ -1299,6 +1401,8 @@ int main(void)
 		cmocka_unit_test(test_bounce_all),
 		cmocka_unit_test(test_bounce_only_the_piece),
 		cmocka_unit_test(test_bounce_window_and_exhaustion),
+		cmocka_unit_test(test_bounce_after_cut_back),
+		cmocka_unit_test(test_granules_and_neighbours),
 		cmocka_unit_test(test_failed_prepare_not_counted_as_bounced),
 		cmocka_unit_test(test_unregister_bounced_memory_busy),
 	};
