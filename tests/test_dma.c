@@ -1346,6 +1346,104 @@ static void test_granules_and_neighbours(void **state)
 	assert_int_equal(munmap(map, 4 * M2), 0);
 }
 
+/* Bytes below the window's low end bounce; from the low end on, in place. */
+static void test_bounce_below_window(void **state)
+{
+	struct dmk_space *sp = sim(DMK_SIM_CONTIG, 1);
+	struct dmk_dma_spec s = preset("any");
+	struct dmk_bounce_pool *pool;
+	char *p = pages(4);
+	struct dmk_region *r = reg(sp, p, 4 * PG, DMK_PROT_RW);	/* [W, W + 4 PG) */
+	struct dmk_dma *d;
+	uint64_t cov;
+
+	(void)state;
+	s.addr_low = W + 2 * PG;
+	assert_int_equal(dmk_bounce_pool_create(sp, &s, 2 * PG, &pool), 0);	/* [W + 4 PG, W + 6 PG) */
+	assert_int_equal(chunk_dev(sp, pool, 0), W + 4 * PG);
+	d = cmd(sp, &s, pool);
+	assert_int_equal(dmk_dma_prepare_buf(d, p, 4 * PG, DMK_TO_DEVICE, &cov), 0);
+	assert_int_equal(cov, 4 * PG);
+	struct dmk_seg want[2] = { { W + 4 * PG, 2 * PG }, { W + 2 * PG, 2 * PG } };
+	assert_segs(d, want, 2);
+	assert_info(d, 4 * PG, 2, 2 * PG, 1, 1);
+	assert_int_equal(dmk_dma_sync(d, DMK_SYNC_FOR_DEVICE), 0);
+	assert_device_reads(sp, d, p, 4 * PG);
+	assert_int_equal(dmk_dma_complete(d), 0);
+	assert_int_equal(dmk_dma_destroy(d), 0);
+	assert_int_equal(dmk_region_unregister(r), 0);
+	assert_int_equal(dmk_bounce_pool_destroy(pool), 0);
+	assert_int_equal(dmk_space_destroy(sp), 0);
+	unpages(p, 4);
+}
+
+/* A prepare that fails half-way gives back the chunks it took. */
+static void test_failed_prepare_releases_chunks(void **state)
+{
+	struct dmk_space *sp = sim(DMK_SIM_CONTIG, 1);
+	struct dmk_dma_spec s = preset("nvme-prp");
+	struct dmk_bounce_pool *pool;
+	char *p = pages(3);
+	struct dmk_region *r;
+	struct dmk_dma *d;
+	uint64_t cov;
+
+	(void)state;
+	assert_int_equal(dmk_bounce_pool_create(sp, &s, 4 * PG, &pool), 0);
+	r = reg(sp, p, 2 * PG, DMK_PROT_RW);	/* page 2 is not registered */
+	d = cmd(sp, &s, pool);
+	assert_int_equal(dmk_dma_prepare_buf(d, p + 1, 3 * PG - 4, DMK_TO_DEVICE, &cov), -EFAULT);
+	assert_reason("no registered page");
+	assert_idle(d);
+	assert_stats(pool, 4 * PG, 0, 2 * PG, 0, 2, 0);
+	assert_int_equal(dmk_region_unregister(r), 0);
+	assert_int_equal(dmk_dma_destroy(d), 0);
+	assert_int_equal(dmk_bounce_pool_destroy(pool), 0);
+	assert_int_equal(dmk_space_destroy(sp), 0);
+	unpages(p, 3);
+}
+
+/*
+ * More registrations than a command records (64): the command covers a
+ * legal prefix and says so; resuming covers the rest.
+ */
+static void test_many_registrations_partial(void **state)
+{
+	enum { N = 70 };
+	struct dmk_space *sp = sim(DMK_SIM_CONTIG, 1);
+	struct dmk_dma_spec s = preset("any");
+	char *p = pages(N);
+	struct dmk_region *r[N];
+	struct dmk_dma *d = cmd(sp, &s, NULL);
+	struct dmk_dma_info info;
+	uint64_t cov, off = 0;
+	int rounds = 0;
+
+	(void)state;
+	for (int i = 0; i < N; i++)
+		r[i] = reg(sp, p + i * PG, PG, DMK_PROT_RW);	/* W + i PG: one device range */
+	while (off < N * PG) {
+		assert_int_equal(dmk_dma_prepare_buf(d, p + off, N * PG - off, DMK_TO_DEVICE, &cov), 0);
+		assert_true(cov > 0);
+		struct dmk_seg one = { W + off, cov };
+		assert_segs(d, &one, 1);
+		assert_int_equal(dmk_dma_info(d, &info), 0);
+		assert_int_equal(info.regions, cov / PG);
+		/* every region in it is busy */
+		assert_int_equal(dmk_region_unregister(r[off / PG]), -EBUSY);
+		assert_int_equal(dmk_dma_complete(d), 0);
+		off += cov;
+		rounds++;
+	}
+	assert_int_equal(rounds, 2);
+	assert_int_equal(off, N * PG);
+	for (int i = 0; i < N; i++)
+		assert_int_equal(dmk_region_unregister(r[i]), 0);
+	assert_int_equal(dmk_dma_destroy(d), 0);
+	assert_int_equal(dmk_space_destroy(sp), 0);
+	unpages(p, N);
+}
+
 /*
  * dma.h: the pool's @bounced counts "bytes of transfers ever routed through
  * the pool". A prepare that fails with -ENOBUFS moved no transfer; the
@@ -1403,6 +1501,9 @@ int main(void)
 		cmocka_unit_test(test_bounce_window_and_exhaustion),
 		cmocka_unit_test(test_bounce_after_cut_back),
 		cmocka_unit_test(test_granules_and_neighbours),
+		cmocka_unit_test(test_bounce_below_window),
+		cmocka_unit_test(test_failed_prepare_releases_chunks),
+		cmocka_unit_test(test_many_registrations_partial),
 		cmocka_unit_test(test_failed_prepare_not_counted_as_bounced),
 		cmocka_unit_test(test_unregister_bounced_memory_busy),
 	};
