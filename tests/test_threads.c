@@ -34,6 +34,7 @@
 #include <sched.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -631,11 +632,135 @@ static void test_last_error_per_thread(void **state)
 	assert_non_null(strstr(dmk_last_error(), "length alignment 6"));
 }
 
+/*
+ * Hand-off: X = pages [2, 6) is registered, then A = pages [0, 4); pages 2
+ * and 3 translate through X, the older. Unregistering X hands them to A.
+ * They are registered all along, so space.h's "a lookup that races with
+ * dmk_region_unregister() of the same memory may see either state" means
+ * a lookup sees X's address or A's, never "no page registered".
+ */
+static struct {
+	struct dmk_space *sp;
+	char *p;
+	atomic_uint gen;		/* odd while A lives */
+	_Atomic uint64_t xdev, adev;	/* page 2's address through X, through A */
+	atomic_uint seen;		/* the odd gen the reader is probing in */
+	atomic_bool stop;
+	atomic_long lookups, misses, wrong, rounds;
+} h;
+
+/* Two CPUs when there are: the reader probes while the writer unregisters. */
+static void pin(int cpu)
+{
+	cpu_set_t set;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	(void)pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
+static void *handoff_writer(void *arg)
+{
+	(void)arg;
+	pin(0);
+	while (!atomic_load(&h.stop)) {
+		struct dmk_region *x, *a;
+		uint64_t dev;
+
+		if (dmk_region_register(h.sp, h.p + 2 * PG, 4 * PG, DMK_PROT_RW, &x) ||
+		    dmk_space_translate(h.sp, h.p + 4 * PG, &dev)) {
+			failf("handoff: register X: %s", dmk_last_error());
+			break;
+		}
+		atomic_store(&h.xdev, dev - 2 * PG);
+		if (dmk_region_register(h.sp, h.p, 4 * PG, DMK_PROT_RW, &a) ||
+		    dmk_space_translate(h.sp, h.p, &dev)) {
+			failf("handoff: register A: %s", dmk_last_error());
+			break;
+		}
+		atomic_store(&h.adev, dev + 2 * PG);
+		unsigned g = atomic_fetch_add(&h.gen, 1) + 1;	/* odd: page 2 is registered until the next change */
+		for (int spin = 0; spin < 100000 && atomic_load(&h.seen) != g; spin++)
+			if (!(spin & 255))
+				sched_yield();
+		CHECK(!dmk_region_unregister(x), "handoff: unregister X: %s", dmk_last_error());
+		atomic_fetch_add(&h.gen, 1);
+		CHECK(!dmk_region_unregister(a), "handoff: unregister A: %s", dmk_last_error());
+		atomic_fetch_add(&h.rounds, 1);
+	}
+	return NULL;
+}
+
+static void *handoff_reader(void *arg)
+{
+	(void)arg;
+	pin(1);
+	for (unsigned long i = 0; !atomic_load(&h.stop); i++) {
+		unsigned g1 = atomic_load(&h.gen);
+		uint64_t dev = 0, xd = atomic_load(&h.xdev), ad = atomic_load(&h.adev);
+		int err;
+
+		if (!(i & 1023))
+			sched_yield();	/* on a shared CPU, let the writer run */
+		if (!(g1 & 1))
+			continue;
+		atomic_store(&h.seen, g1);
+		err = dmk_space_translate(h.sp, h.p + 2 * PG + 100, &dev);
+		if (atomic_load(&h.gen) != g1)
+			continue;
+		atomic_fetch_add(&h.lookups, 1);
+		if (err)
+			atomic_fetch_add(&h.misses, 1);
+		else if (dev != xd + 100 && dev != ad + 100)
+			atomic_fetch_add(&h.wrong, 1);
+	}
+	return NULL;
+}
+
+static void test_handoff_translation(void **state)
+{
+	const char *ms = getenv("DMK_THREADS_MS");
+	uint64_t run_ms = ms ? strtoull(ms, NULL, 10) : 300;
+	pthread_t wt, rt;
+
+	(void)state;
+	memset(&h, 0, sizeof(h));
+	atomic_store(&failures, 0);
+	assert_int_equal(dmk_space_sim_create(NULL, &h.sp), 0);
+	h.p = mmap(NULL, 6 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(h.p != MAP_FAILED);
+	assert_int_equal(pthread_create(&rt, NULL, handoff_reader, NULL), 0);
+	assert_int_equal(pthread_create(&wt, NULL, handoff_writer, NULL), 0);
+	uint64_t t0 = now_ns();
+	while (now_ns() - t0 < run_ms * 1000000u) {
+		struct timespec ts = { 0, 10 * 1000000 };
+
+		nanosleep(&ts, NULL);
+	}
+	atomic_store(&h.stop, true);
+	assert_int_equal(pthread_join(wt, NULL), 0);
+	assert_int_equal(pthread_join(rt, NULL), 0);
+	print_message("%ld hand-offs, %ld lookups while registered: %ld found nothing, %ld wrong\n",
+		      atomic_load(&h.rounds), atomic_load(&h.lookups), atomic_load(&h.misses),
+		      atomic_load(&h.wrong));
+	assert_int_equal(dmk_space_destroy(h.sp), 0);
+	assert_int_equal(munmap(h.p, 6 * PG), 0);
+	if (atomic_load(&failures))
+		fail_msg("%s", first_msg);
+	assert_true(atomic_load(&h.rounds) > 0);
+	assert_true(atomic_load(&h.lookups) > 0);
+	assert_int_equal(atomic_load(&h.wrong), 0);
+	assert_int_equal(atomic_load(&h.misses), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_last_error_per_thread),
 		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_handoff_translation),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
