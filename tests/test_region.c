@@ -336,6 +336,59 @@ static void test_reversed_translation(void **state)
 	unpages(p, n);
 }
 
+/* IOMMU pages of 64 KiB: host pages inside one keep their order and offset. */
+static void test_big_iommu_page_layouts(void **state)
+{
+	const uint64_t P = 64 * 1024;
+	char *map = mmap(NULL, 5 * P, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *p;
+	struct dmk_region_info info;
+	struct dmk_region *r;
+	struct dmk_space *sp;
+
+	(void)state;
+	assert_true(map != MAP_FAILED);
+	p = (char *)(((uintptr_t)map + P - 1) & ~(uintptr_t)(P - 1));
+
+	/* reversed: from p + 3 host pages over 2 IOMMU pages and a bit of a third */
+	sp = sim(DMK_SIM_REVERSED, P, 64 * P, 1);
+	assert_int_equal(dmk_region_register(sp, p + 3 * PG + 5, 2 * P, DMK_PROT_RW, &r), 0);
+	/* IOMMU page i of the registration (0..2) at W + (2 - i) P, offsets kept */
+	for (uint64_t off = 3 * PG; off < 2 * P + 4 * PG; off += PG) {
+		uint64_t i = off / P;
+
+		assert_int_equal(tr(sp, p + off + 9), W + (2 - i) * P + off % P + 9);
+	}
+	assert_untranslated(sp, p + 2 * PG);
+	assert_untranslated(sp, p + 2 * P + 4 * PG);
+	assert_int_equal(dmk_region_info(r, &info), 0);
+	assert_int_equal(info.dev_runs, 3);
+	assert_int_equal(info.pinned_len, 2 * P + PG);
+	/* the device sees the bytes through those addresses */
+	char b[16];
+	assert_int_equal(dmk_sim_dma_read(sp, W + 2 * P + 3 * PG + 5, b, sizeof(b)), 0);
+	assert_memory_equal(b, p + 3 * PG + 5, sizeof(b));
+	assert_int_equal(dmk_sim_dma_read(sp, W + 2 * P + 2 * PG, b, 1), -EFAULT);	/* before the first host page */
+	assert_int_equal(dmk_region_unregister(r), 0);
+	assert_int_equal(dmk_sim_dma_read(sp, W + 2 * P + 3 * PG + 5, b, 1), -EFAULT);
+	assert_int_equal(dmk_space_destroy(sp), 0);
+
+	/* scattered: each IOMMU page somewhere on a 64 KiB line, host pages inside it in order */
+	sp = sim(DMK_SIM_SCATTERED, P, 64 * P, 5);
+	assert_int_equal(dmk_region_register(sp, p + PG, 3 * P, DMK_PROT_RW, &r), 0);
+	for (uint64_t i = 0; i < 4; i++) {
+		uint64_t first = i ? i * P : PG, base = tr(sp, p + first) - first % P;
+
+		assert_int_equal(base % P, 0);
+		assert_true(base >= W && base + P <= W + 64 * P);
+		for (uint64_t off = first; off < (i + 1) * P && off < 3 * P + PG; off += PG)
+			assert_int_equal(tr(sp, p + off), base + off % P);
+	}
+	assert_int_equal(dmk_region_unregister(r), 0);
+	assert_int_equal(dmk_space_destroy(sp), 0);
+	assert_int_equal(munmap(map, 5 * P), 0);
+}
+
 static void scattered_addrs(uint64_t seed, char *p, size_t n, uint64_t *out, size_t *runs)
 {
 	struct dmk_space *sp = sim(DMK_SIM_SCATTERED, PG, UINT64_C(1) << 24, seed);
@@ -682,6 +735,7 @@ int main(void)
 		cmocka_unit_test(test_contig_big_iommu_page),
 		cmocka_unit_test(test_reversed_translation),
 		cmocka_unit_test(test_scattered_translation),
+		cmocka_unit_test(test_big_iommu_page_layouts),
 		cmocka_unit_test(test_refs_and_containment),
 		cmocka_unit_test(test_overlap_handoff),
 		cmocka_unit_test(test_register_inside_younger_overlap),
