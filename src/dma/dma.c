@@ -605,6 +605,7 @@ static int prepare(struct dmk_dma *d, const struct iovec *iov, int iovcnt, enum 
 				 length, d->spec.len_align);
 	g.target = d->spec.max_transfer ? min_u64(length, d->spec.max_transfer) : length;
 	d->dir = dir;
+	d->nsegs = 0;
 	seq = atomic_load_explicit(&d->hold.seq, memory_order_relaxed);
 	atomic_store_explicit(&d->hold.seq, seq + 1, memory_order_relaxed);
 	dmki_reader_fence(d->space);
@@ -685,6 +686,7 @@ int dmk_dma_complete(struct dmk_dma *d)
 		release(d);
 	else
 		atomic_store_explicit(&d->hold.n, 0, memory_order_release);
+	d->nsegs = 0;
 	d->prepared = false;
 	return 0;
 }
