@@ -65,6 +65,14 @@ static struct dmk_region *find_container(struct dmk_space *sp, uintptr_t va, siz
 	r = atomic_load_explicit(&s->region, memory_order_relaxed);
 	if (r && va >= r->va && va + len <= r->va + r->len && (r->prot & prot) == prot)
 		return r;
+	/*
+	 * The page translates through an older registration that does not
+	 * hold the range; a younger one sharing the page may. Only ranges on
+	 * pages shared by registrations get here: others never search.
+	 */
+	for (r = sp->regions; r; r = r->next)
+		if (va >= r->va && va + len <= r->va + r->len && (r->prot & prot) == prot)
+			return r;
 	return NULL;
 }
 
