@@ -313,6 +313,14 @@ static void test_mem(void **state)
 	assert_int_equal(dmk_mem_reset(m, many, 40, DMK_TO_DEVICE), 0);
 	assert_int_equal(dmk_mem_length(m), 40 * 39 / 2);
 	assert_int_equal(dmk_mem_dir(m), DMK_TO_DEVICE);
+	/* "Allocates only when @iovcnt exceeds every count @mem held before." */
+	const struct iovec *held = m->iov;
+	assert_int_equal(dmk_mem_reset(m, many, 3, DMK_TO_DEVICE), 0);
+	assert_ptr_equal(m->iov, held);
+	assert_int_equal(dmk_mem_length(m), 3);
+	assert_int_equal(dmk_mem_reset(m, many, 40, DMK_FROM_DEVICE), 0);
+	assert_ptr_equal(m->iov, held);
+	assert_int_equal(dmk_mem_length(m), 40 * 39 / 2);
 	dmk_mem_destroy(m);
 	dmk_mem_destroy(NULL);
 }

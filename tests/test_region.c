@@ -245,6 +245,8 @@ static void test_contig_translation_and_info(void **state)
 	(void)state;
 	/* 10,000 bytes from offset 100: pages 0..2 are pinned, page 3 is not. */
 	assert_int_equal(dmk_region_register(sp, p + 100, 10000, DMK_PROT_READ, &r), 0);
+	assert_int_equal(dmk_region_info(NULL, &info), -EINVAL);
+	assert_int_equal(dmk_region_info(r, NULL), -EINVAL);
 	assert_int_equal(dmk_region_info(r, &info), 0);
 	assert_ptr_equal(info.va, p + 100);
 	assert_int_equal(info.len, 10000);

@@ -243,6 +243,9 @@ static void test_format(void **state)
 	assert_int_equal(small[sizeof(small) - 1], '\0');
 	assert_memory_equal(small, buf, sizeof(small) - 1);
 	assert_int_equal(dmk_dma_spec_format(&s, NULL, 0), n);
+	small[0] = 'x';
+	assert_int_equal(dmk_dma_spec_format(&s, small, 1), n);
+	assert_int_equal(small[0], '\0');
 
 	dmk_dma_spec_init(&s);
 	n = dmk_dma_spec_format(&s, buf, sizeof(buf));
