@@ -67,6 +67,7 @@ enum emit_rc {
 	EMIT_OK = 0,
 	EMIT_VIOLATION,		/* the run cannot go in place here; x may be rewound */
 	EMIT_FULL,		/* the segment count is reached */
+	EMIT_REWIND,		/* the last segment was cut back: walk again from g->rewind_to */
 };
 
 struct gen {
@@ -81,6 +82,9 @@ struct gen {
 	const char *why;	/* the rule the last violation broke */
 	int why_err;
 	bool truncate;		/* the violation needs the last segment cut back */
+	uint64_t rewind_to;	/* EMIT_REWIND: where to walk on from */
+	bool fresh_segment;	/* after EMIT_REWIND: start a segment, do not grow the last */
+	bool entered;		/* bouncing starts here: at least one granule goes */
 	struct dmk_region *last_held;
 	long chunk;		/* bounce: current chunk, or -1 */
 	uint64_t chunk_used;
@@ -298,13 +302,22 @@ static int emit(struct gen *g, uint64_t dev, uint64_t len, bool bounce, uint64_t
 		struct dmk_seg *last = d->nsegs ? &d->segs[d->nsegs - 1] : NULL;
 		uint64_t add, lim;
 
-		if (last && d->meta[d->nsegs - 1].bounce == bounce && last->addr + last->len == dev) {
+		if (last && d->meta[d->nsegs - 1].bounce == bounce && last->addr + last->len == dev &&
+		    !g->fresh_segment) {
+			uint64_t c;
+
 			lim = seg_limit(d, last->addr);
-			if (dev + len <= lim && dev + len > dev) {
+			/*
+			 * An in-place run arrives whole, so its segment may end
+			 * anywhere below the limit (a later contiguous run cuts
+			 * it back, see below). Bounce bytes arrive a chunk at a
+			 * time and cannot be cut back: they stop at legal ends.
+			 */
+			c = bounce ? cut_point(d, last->addr, lim) : lim;
+			if (dev + len <= c && dev + len > dev) {
 				add = len;
 			} else {
-				uint64_t c = cut_point(d, last->addr, lim);
-
+				c = bounce ? c : cut_point(d, last->addr, lim);
 				add = c > dev ? c - dev : 0;
 			}
 			if (add) {
@@ -322,8 +335,19 @@ static int emit(struct gen *g, uint64_t dev, uint64_t len, bool bounce, uint64_t
 		}
 		/* A new segment: the last one must be able to end here. */
 		if (last && !seg_can_end(d, last)) {
+			uint64_t c;
+
 			if (d->meta[d->nsegs - 1].bounce)
 				return violation(g, -EPROTO, "internal: a bounce segment ended badly");
+			/* Cut it back to its last legal end and go on in place from there. */
+			c = cut_point(d, last->addr, last->addr + last->len);
+			if (c > last->addr) {
+				g->rewind_to = d->meta[d->nsegs - 1].xoff + (c - last->addr);
+				last->len = c - last->addr;
+				/* Else the walk would grow it again to the same end. */
+				g->fresh_segment = true;
+				return EMIT_REWIND;
+			}
 			g->truncate = true;
 			return violation(g, -EINVAL, sp->flags & DMK_SPEC_PAGE_LIST ?
 					 "a segment other than the last must end on a device page" :
@@ -344,6 +368,7 @@ static int emit(struct gen *g, uint64_t dev, uint64_t len, bool bounce, uint64_t
 		d->segs[d->nsegs] = (struct dmk_seg){ dev, 0 };
 		d->meta[d->nsegs] = (struct seg_meta){ g->x + *used, bounce };
 		d->nsegs++;
+		g->fresh_segment = false;
 	}
 	return EMIT_OK;
 }
@@ -442,7 +467,8 @@ static uint64_t exit_point(const struct gen *g, uint64_t d0, uint64_t len)
 		if ((bl + k) & (E - 1))
 			return len;
 	}
-	if (bl + k == 0)
+	/* Just (re)entered: the bytes here just failed in place; move past them. */
+	if (k == 0 && (g->entered || !bl))
 		k += M;
 	if (d0 + k < d->spec.addr_low)
 		k += align_up(d->spec.addr_low - (d0 + k), M);
@@ -504,7 +530,7 @@ static int bounce_bytes(struct gen *g, char *va, uint64_t n, uint64_t *done)
 		}
 		if (rc == EMIT_FULL)
 			return EMIT_FULL;
-		if (rc == EMIT_VIOLATION)
+		if (rc == EMIT_VIOLATION || rc == EMIT_REWIND)
 			return dmki_fail(g->why_err, "bounce: %s", g->why);
 	}
 	return 0;
@@ -545,15 +571,21 @@ static int generate(struct gen *g)
 		if (bouncing) {
 			uint64_t k = exit_point(g, dev, len);
 
-			if (k) {
-				rc = bounce_bytes(g, va, k, &used);
-				if (rc == EMIT_FULL)
-					break;
-				if (rc)
-					return rc;
-			}
-			if (k < len)
+			if (!k) {
 				bouncing = false;
+				continue;
+			}
+			/*
+			 * Bounce up to the exit point, then look again: a limit
+			 * may have cut the bounce segment on the way, which
+			 * moves the point where it can legally end.
+			 */
+			rc = bounce_bytes(g, va, k, &used);
+			g->entered = false;
+			if (rc == EMIT_FULL)
+				break;
+			if (rc)
+				return rc;
 			continue;
 		}
 		if (!hold(g, r))
@@ -566,6 +598,10 @@ static int generate(struct gen *g)
 		advance(g, used);
 		if (rc == EMIT_FULL)
 			break;
+		if (rc == EMIT_REWIND) {
+			seek(g, g->rewind_to);
+			continue;
+		}
 		if (rc == EMIT_VIOLATION) {
 			if (g->why_err == -ENOMEM || g->why_err == -EPROTO)
 				return dmki_fail(g->why_err, "%s", g->why);
@@ -577,7 +613,10 @@ static int generate(struct gen *g)
 				g->truncate = false;
 			}
 			bouncing = true;
-			g->chunk = -1;
+			g->entered = true;
+			/* Go on filling the chunk when the bounce segment is still the last. */
+			if (!d->nsegs || !d->meta[d->nsegs - 1].bounce)
+				g->chunk = -1;
 		}
 	}
 	return 0;
