@@ -536,6 +536,27 @@ static int bounce_bytes(struct gen *g, char *va, uint64_t n, uint64_t *done)
 	return 0;
 }
 
+/* Give back the last @t bounced bytes (they end the last segment). */
+static void trim_bounce(struct gen *g, uint64_t t)
+{
+	struct dmk_dma *d = g->d;
+
+	d->segs[d->nsegs - 1].len -= t;
+	if (!d->segs[d->nsegs - 1].len)
+		d->nsegs--;
+	d->bounced -= t;
+	g->x -= t;
+	while (t) {
+		struct copy *c = &d->copies[d->ncopies - 1];
+		uint64_t n = min_u64(t, c->len);
+
+		c->len -= n;
+		t -= n;
+		if (!c->len)
+			d->ncopies--;
+	}
+}
+
 static void release(struct dmk_dma *d)
 {
 	for (size_t i = 0; i < d->nruns; i++)
@@ -568,6 +589,13 @@ static int generate(struct gen *g)
 			rc = check_access(g, r, (uintptr_t)va);
 		if (rc)
 			return rc;
+		/* Bounced bytes are held too: sync copies them after the device ran. */
+		if (!hold(g, r))
+			goto full_hold;
+		dmki_reader_fence(d->space);
+		if (unlikely(atomic_load_explicit(&r->state, memory_order_relaxed) != DMK_REGION_LIVE))
+			return dmki_fail(-EFAULT, "byte %" PRIu64 " of the transfer is in a registration being removed",
+					 g->slice_off + g->x);
 		if (bouncing) {
 			uint64_t k = exit_point(g, dev, len);
 
@@ -588,12 +616,6 @@ static int generate(struct gen *g)
 				return rc;
 			continue;
 		}
-		if (!hold(g, r))
-			goto full_hold;
-		dmki_reader_fence(d->space);
-		if (unlikely(atomic_load_explicit(&r->state, memory_order_relaxed) != DMK_REGION_LIVE))
-			return dmki_fail(-EFAULT, "byte %" PRIu64 " of the transfer is in a registration being removed",
-					 g->slice_off + g->x);
 		rc = emit(g, dev, len, false, &used);
 		advance(g, used);
 		if (rc == EMIT_FULL)
@@ -624,6 +646,8 @@ full_hold:
 	/* The covered prefix must be a legal transfer on its own. */
 	if (d->nsegs && !d->meta[d->nsegs - 1].bounce)
 		truncate_last(g, true);
+	else if (d->nsegs)
+		trim_bounce(g, d->segs[d->nsegs - 1].len & (d->spec.len_align - 1));
 	return 0;
 }
 

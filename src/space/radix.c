@@ -159,3 +159,68 @@ void dmki_radix_clear(struct dmk_radix *rx, const struct dmk_region *r, uintptr_
 			slot_clear_if(&t3->slot[(va >> DMK_L3_SHIFT) & (DMK_L3_ENTRIES - 1)], r);
 	}
 }
+
+/*
+ * Split a granule slot of @old into an L3 table with the same translations,
+ * so that single pages can change hands without a moment untranslated.
+ */
+static struct dmk_radix_table *split_granule(struct dmk_radix_slot *s2, struct dmk_region *old)
+{
+	uint64_t base = atomic_load_explicit(&s2->word, memory_order_relaxed) & ~DMK_SLOT_FLAGS;
+	struct dmk_radix_table *t3 = table_new();
+
+	if (!t3)
+		return NULL;
+	for (unsigned i = 0; i < DMK_L3_ENTRIES; i++) {
+		atomic_init(&t3->slot[i].word, (base + ((uint64_t)i << DMK_L3_SHIFT)) | DMK_SLOT_VALID);
+		atomic_init(&t3->slot[i].region, old);
+	}
+	slot_set(s2, (uint64_t)(uintptr_t)t3 | DMK_SLOT_TABLE, NULL);
+	return t3;
+}
+
+int dmki_radix_replace(struct dmk_radix *rx, const struct dmk_region *old, struct dmk_region *r,
+		       uintptr_t va, uint64_t len)
+{
+	uintptr_t end = va + len;
+
+	while (va < end) {
+		uintptr_t gva = align_down(va, DMK_GRANULE);
+		uintptr_t gend = min_u64(gva + DMK_GRANULE, end);
+		struct dmk_radix_table *t2, *t3;
+		struct dmk_radix_slot *s2;
+		uint64_t w;
+
+		t2 = atomic_load_explicit(&rx->l1[va >> DMK_L1_SHIFT], memory_order_relaxed);
+		if (!t2) {
+			va = gend;
+			continue;
+		}
+		s2 = &t2->slot[(va >> DMK_L2_SHIFT) & (DMK_L2_ENTRIES - 1)];
+		w = atomic_load_explicit(&s2->word, memory_order_relaxed);
+		if (!(w & DMK_SLOT_TABLE)) {
+			if (!(w & DMK_SLOT_VALID) ||
+			    atomic_load_explicit(&s2->region, memory_order_relaxed) != old) {
+				va = gend;
+				continue;
+			}
+			if (va == gva && gend == gva + DMK_GRANULE && region_spans_granule(r, gva)) {
+				slot_set(s2, dmk_region_dev(r, gva) | DMK_SLOT_VALID, r);
+				va = gend;
+				continue;
+			}
+			t3 = split_granule(s2, (struct dmk_region *)old);
+			if (!t3)
+				return -ENOMEM;
+		} else {
+			t3 = (struct dmk_radix_table *)(uintptr_t)(w & ~DMK_SLOT_FLAGS);
+		}
+		for (; va < gend; va += DMK_HOST_PAGE) {
+			struct dmk_radix_slot *s3 = &t3->slot[(va >> DMK_L3_SHIFT) & (DMK_L3_ENTRIES - 1)];
+
+			if (atomic_load_explicit(&s3->region, memory_order_relaxed) == old)
+				slot_set(s3, dmk_region_dev(r, va) | DMK_SLOT_VALID, r);
+		}
+	}
+	return 0;
+}

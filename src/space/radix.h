@@ -58,6 +58,15 @@ void dmki_radix_fini(struct dmk_radix *rx);
  */
 int dmki_radix_fill(struct dmk_radix *rx, struct dmk_region *r, uintptr_t va, uint64_t len);
 
+/*
+ * Make the pages of [va, va + len) that translate through @old translate
+ * through @r instead, each slot changing in one step so that a reader never
+ * finds them untranslated. Returns 0 or -ENOMEM (pages not handed over keep
+ * @old's translation).
+ */
+int dmki_radix_replace(struct dmk_radix *rx, const struct dmk_region *old, struct dmk_region *r,
+		       uintptr_t va, uint64_t len);
+
 /* Forget every translation of [va, va + len) that goes through @r. */
 void dmki_radix_clear(struct dmk_radix *rx, const struct dmk_region *r, uintptr_t va,
 		      uint64_t len);

@@ -209,19 +209,30 @@ int dmk_region_unregister(struct dmk_region *r)
 		return dmki_fail(-EBUSY, "registration %#" PRIxPTR " + %zu is used by a prepared DMA command",
 				 r->va, r->len);
 	}
-	dmki_radix_clear(&sp->radix, r, r->pva, r->plen);
 	list_del(sp, r);
 	if (r->overlaps) {
-		/* Pages r translated may still be registered by others. */
+		/*
+		 * Pages r translated may still be registered by others: hand
+		 * them over slot by slot before clearing, so that they never
+		 * stop translating. Out of memory for a table leaves pages
+		 * untranslated after the clearing, and the fill below retries;
+		 * a prepare meanwhile fails with -EFAULT, which is safe where a
+		 * wrong translation would not be.
+		 */
 		for (struct dmk_region *o = sp->regions; o; o = o->next) {
 			uintptr_t lo = max_u64(o->pva, r->pva);
 			uintptr_t hi = min_u64(o->pva + o->plen, r->pva + r->plen);
 
-			/*
-			 * Out of memory for a table leaves those pages without
-			 * a translation: prepares fail with -EFAULT, which is
-			 * safe; a wrong translation would not be.
-			 */
+			if (lo < hi)
+				(void)dmki_radix_replace(&sp->radix, r, o, lo, hi - lo);
+		}
+	}
+	dmki_radix_clear(&sp->radix, r, r->pva, r->plen);
+	if (r->overlaps) {
+		for (struct dmk_region *o = sp->regions; o; o = o->next) {
+			uintptr_t lo = max_u64(o->pva, r->pva);
+			uintptr_t hi = min_u64(o->pva + o->plen, r->pva + r->plen);
+
 			if (lo < hi)
 				(void)dmki_radix_fill(&sp->radix, o, lo, hi - lo);
 		}
