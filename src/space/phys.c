@@ -33,6 +33,7 @@
  *   space is refused in a forked child.
  */
 #include <errno.h>
+#include <sys/syscall.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -235,10 +236,25 @@ static void ext_trim(struct dmki_phys *ps)
 	}
 }
 
+/*
+ * mlock and munlock straight to the kernel: the sanitizers' runtimes
+ * intercept the libc calls and make them do nothing, which would leave the
+ * frames unpinned (and absent) in exactly the builds that check us hardest.
+ */
+static int sys_mlock(uintptr_t a, size_t len)
+{
+	return (int)syscall(SYS_mlock, a, len);
+}
+
+static int sys_munlock(uintptr_t a, size_t len)
+{
+	return (int)syscall(SYS_munlock, a, len);
+}
+
 static void phys_munlock(uintptr_t a, uintptr_t b)
 {
 	/* Fails only for unmapped pages, which hold no lock to drop anyway. */
-	(void)munlock((void *)a, b - a);
+	(void)sys_munlock(a, b - a);
 }
 
 /*
@@ -438,7 +454,7 @@ static int phys_map(struct dmk_space *sp, struct dmk_region *r)
 	ext_update(ps, a, b, +1);
 	ps->nlive++;
 	/* The whole range, already locked parts too: see the top of the file. */
-	if (mlock((void *)a, r->plen)) {
+	if (sys_mlock(a, r->plen)) {
 		err = phys_mlock_fail(a, r->plen, errno);
 		goto undo;
 	}

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Every test of dmakit, on a fresh Debian 12 machine:
+#  1. a release build (-O2, warnings are errors) and its `meson test`:
+#     unit, property, phys (root), exports and kernel-doc tests;
+#  2. an AddressSanitizer + UndefinedBehaviorSanitizer build and its tests;
+#  3. the QEMU test bed: the guest tests (real VFIO, emulated VT-d, QEMU's
+#     nvme and edu devices), booted once.
+# Installs what it is missing. Ends with "dmakit: N passed, N failed".
+# Options: --no-testbed (skip 3), --no-asan (skip 2).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/deps.sh
+
+testbed=1 asan=1
+for a in "$@"; do
+	case "$a" in
+	--no-testbed) testbed=0 ;;
+	--no-asan) asan=0 ;;
+	*) echo "usage: scripts/test.sh [--no-testbed] [--no-asan]" >&2; exit 2 ;;
+	esac
+done
+
+dmk_install_missing "${dmk_deps_build[@]}"
+[ $testbed = 1 ] && dmk_install_missing "${dmk_deps_testbed[@]}"
+
+passed=0 failed=0
+count() { # count OK/FAIL from a meson testlog.json
+	python3 - "$1" <<'PY'
+import json, sys
+ok = bad = 0
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r["result"] in ("OK", "EXPECTEDFAIL", "SKIP"):
+        ok += 1
+    else:
+        bad += 1
+print(ok, bad)
+PY
+}
+
+run_meson_tests() { # dir, setup options...
+	local dir=$1; shift
+	if [ ! -f "$dir/build.ninja" ]; then
+		meson setup "$dir" "$@" >/dev/null
+	fi
+	ninja -C "$dir"
+	local rc=0
+	meson test -C "$dir" --print-errorlogs || rc=$?
+	read -r ok bad < <(count "$dir/meson-logs/testlog.json")
+	passed=$((passed + ok)); failed=$((failed + bad))
+	[ $rc -eq 0 ] || [ "$bad" -gt 0 ] || failed=$((failed + 1))
+}
+
+echo "== release build and tests"
+run_meson_tests build
+if [ $asan = 1 ]; then
+	echo "== AddressSanitizer + UndefinedBehaviorSanitizer build and tests"
+	# The man pages and guest tests are the release build's; keep this one lean.
+	ASAN_OPTIONS=detect_leaks=1 run_meson_tests build-asan -Db_sanitize=address,undefined \
+		-Db_lundef=false -Dman=false -Dc_args=-fno-sanitize-recover=undefined
+fi
+if [ $testbed = 1 ]; then
+	echo "== QEMU test bed"
+	log=$(mktemp)
+	rc=0
+	ninja -C build testbed 2>&1 | tee "$log" || rc=$?
+	line=$(grep -E '^testbed: [0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1 || true)
+	if [ -n "$line" ]; then
+		ok=$(sed -E 's/^testbed: ([0-9]+) passed.*/\1/' <<<"$line")
+		bad=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")
+		passed=$((passed + ok)); failed=$((failed + bad))
+	fi
+	# A bed that failed without saying which test (boot, timeout) counts once.
+	if [ $rc -ne 0 ] && { [ -z "$line" ] || [ "${bad:-0}" -eq 0 ]; }; then
+		failed=$((failed + 1))
+	fi
+	rm -f "$log"
+fi
+echo "dmakit: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
