@@ -29,11 +29,6 @@
 #include "../space/space_priv.h"
 #include "dma_priv.h"
 
-struct seg_meta {
-	uint64_t xoff;		/* transfer offset of the segment's first byte */
-	bool bounce;
-};
-
 struct copy {
 	char *host;
 	char *bounce;
@@ -49,12 +44,15 @@ struct dmk_dma {
 	struct dmk_dma_spec spec;
 	struct dmk_bounce_pool *pool;
 	uint64_t G, E;			/* see the top of this file */
+	uint64_t max_seg;		/* max_seg_size, or no limit */
+	bool unbounded;			/* no boundary, the whole window: emit()'s fast path */
 	bool prepared;
 	enum dmk_dir dir;
 	uint64_t covered, bounced;
 	size_t nsegs, cap;
 	struct dmk_seg *segs;
-	struct seg_meta *meta;
+	size_t nb, nb_cap;
+	size_t *bidx;			/* indices of the segments in the bounce pool */
 	size_t ncopies, copies_cap;
 	struct copy *copies;
 	size_t nruns, runs_cap;
@@ -110,15 +108,20 @@ static int grow(void **arr, size_t *cap, size_t need, size_t elem)
 
 static int grow_segs(struct dmk_dma *d, size_t need)
 {
-	size_t cap = d->cap;
+	return grow((void **)&d->segs, &d->cap, need, sizeof(*d->segs));
+}
 
-	if (grow((void **)&d->segs, &cap, need, sizeof(*d->segs)))
-		return -ENOMEM;
-	cap = d->cap;
-	if (grow((void **)&d->meta, &cap, need, sizeof(*d->meta)))
-		return -ENOMEM;
-	d->cap = cap;
-	return 0;
+/* Whether the last segment lies in the bounce pool. */
+static inline bool last_bounce(const struct dmk_dma *d)
+{
+	return d->nb && d->bidx[d->nb - 1] == d->nsegs - 1;
+}
+
+static void drop_last(struct dmk_dma *d)
+{
+	if (last_bounce(d))
+		d->nb--;
+	d->nsegs--;
 }
 
 int dmk_dma_create(struct dmk_space *sp, const struct dmk_dma_spec *spec,
@@ -158,6 +161,8 @@ int dmk_dma_create(struct dmk_space *sp, const struct dmk_dma_spec *spec,
 	d->pool = pool;
 	d->G = spec->addr_align;
 	d->E = spec->len_align;
+	d->max_seg = spec->max_seg_size ? spec->max_seg_size : UINT64_MAX;
+	d->unbounded = !spec->boundary && !spec->addr_low && spec->addr_high == UINT64_MAX;
 	if (spec->flags & DMK_SPEC_PAGE_LIST) {
 		d->G = max_u64(d->G, spec->dev_page_size);
 		d->E = max_u64(d->E, spec->dev_page_size);
@@ -189,7 +194,7 @@ int dmk_dma_destroy(struct dmk_dma *d)
 		pthread_mutex_unlock(&d->pool->lock);
 	}
 	free(d->segs);
-	free(d->meta);
+	free(d->bidx);
 	free(d->copies);
 	free(d->runs);
 	free(d);
@@ -273,10 +278,11 @@ static void truncate_last(struct gen *g, bool final)
 	c = end > s->addr ? s->addr + align_down(end - s->addr, d->spec.len_align) : s->addr;
 	if (!final && (d->spec.flags & DMK_SPEC_PAGE_LIST) && (c & (d->spec.dev_page_size - 1)))
 		c = s->addr;
-	seek(g, d->meta[d->nsegs - 1].xoff + (c - s->addr));
+	/* The walker stands at the end of the last segment. */
+	seek(g, g->x - s->len + (c - s->addr));
 	s->len = c - s->addr;
 	if (!s->len)
-		d->nsegs--;
+		drop_last(d);
 }
 
 static int violation(struct gen *g, int err, const char *why)
@@ -292,7 +298,40 @@ static int violation(struct gen *g, int err, const char *why)
  * the reason returned. The caller advances the walker by *@used, then cuts
  * the last segment back when g->truncate says so.
  */
-static int emit(struct gen *g, uint64_t dev, uint64_t len, bool bounce, uint64_t *used)
+static int emit_slow(struct gen *g, uint64_t dev, uint64_t len, bool bounce, uint64_t *used);
+
+/*
+ * The common cases without a loop: the run extends the last segment, or
+ * starts a legal one, and no size, boundary or window limit is near.
+ */
+static inline __attribute__((always_inline)) int emit(struct gen *g, uint64_t dev, uint64_t len,
+						      bool bounce, uint64_t *used)
+{
+	struct dmk_dma *d = g->d;
+	size_t n = d->nsegs;
+
+	/* Bounce bytes must stop at legal cut points: only without a size limit here. */
+	/* In-place bytes only: bounce bytes must stop at legal cut points. */
+	if (likely(d->unbounded && !bounce && !g->fresh_segment && !d->nb)) {
+		struct dmk_seg *last = &d->segs[n ? n - 1 : 0];
+
+		if (n && last->addr + last->len == dev && last->len + len <= d->max_seg) {
+			last->len += len;
+			*used = len;
+			return EMIT_OK;
+		}
+		if (len <= d->max_seg && n < d->cap && (!d->spec.max_segs || n < d->spec.max_segs) &&
+		    (!n || seg_can_end(d, last)) && !(dev & ((n ? d->G : d->spec.addr_align) - 1))) {
+			d->segs[n] = (struct dmk_seg){ dev, len };
+			d->nsegs = n + 1;
+			*used = len;
+			return EMIT_OK;
+		}
+	}
+	return emit_slow(g, dev, len, bounce, used);
+}
+
+static int emit_slow(struct gen *g, uint64_t dev, uint64_t len, bool bounce, uint64_t *used)
 {
 	struct dmk_dma *d = g->d;
 	const struct dmk_dma_spec *sp = &d->spec;
@@ -302,7 +341,7 @@ static int emit(struct gen *g, uint64_t dev, uint64_t len, bool bounce, uint64_t
 		struct dmk_seg *last = d->nsegs ? &d->segs[d->nsegs - 1] : NULL;
 		uint64_t add, lim;
 
-		if (last && d->meta[d->nsegs - 1].bounce == bounce && last->addr + last->len == dev &&
+		if (last && last_bounce(d) == bounce && last->addr + last->len == dev &&
 		    !g->fresh_segment) {
 			uint64_t c;
 
@@ -329,7 +368,7 @@ static int emit(struct gen *g, uint64_t dev, uint64_t len, bool bounce, uint64_t
 			}
 			if (!last->len) {
 				/* A fresh segment that cannot legally take a byte. */
-				d->nsegs--;
+				drop_last(d);
 				return violation(g, -EINVAL, "no legal segment fits the size and boundary limits here");
 			}
 		}
@@ -337,12 +376,12 @@ static int emit(struct gen *g, uint64_t dev, uint64_t len, bool bounce, uint64_t
 		if (last && !seg_can_end(d, last)) {
 			uint64_t c;
 
-			if (d->meta[d->nsegs - 1].bounce)
+			if (last_bounce(d))
 				return violation(g, -EPROTO, "internal: a bounce segment ended badly");
 			/* Cut it back to its last legal end and go on in place from there. */
 			c = cut_point(d, last->addr, last->addr + last->len);
 			if (c > last->addr) {
-				g->rewind_to = d->meta[d->nsegs - 1].xoff + (c - last->addr);
+				g->rewind_to = g->x + *used - last->len + (c - last->addr);
 				last->len = c - last->addr;
 				/* Else the walk would grow it again to the same end. */
 				g->fresh_segment = true;
@@ -365,8 +404,12 @@ static int emit(struct gen *g, uint64_t dev, uint64_t len, bool bounce, uint64_t
 		}
 		if (grow_segs(d, d->nsegs + 1))
 			return violation(g, -ENOMEM, "out of memory for segments");
+		if (bounce) {
+			if (grow((void **)&d->bidx, &d->nb_cap, d->nb + 1, sizeof(*d->bidx)))
+				return violation(g, -ENOMEM, "out of memory for segments");
+			d->bidx[d->nb++] = d->nsegs;
+		}
 		d->segs[d->nsegs] = (struct dmk_seg){ dev, 0 };
-		d->meta[d->nsegs] = (struct seg_meta){ g->x + *used, bounce };
 		d->nsegs++;
 		g->fresh_segment = false;
 	}
@@ -408,8 +451,15 @@ static int run_at(struct gen *g, char **va_out, uint64_t *dev, uint64_t *len,
 	struct dmk_region *r;
 	uint64_t ignored;
 
-	s = dmki_radix_lookup(&sp->radix, va, &ignored);
-	r = s ? atomic_load_explicit(&s->region, memory_order_acquire) : NULL;
+	/*
+	 * The region the walk is in already translates the next pages: any
+	 * live registration of a page gives a valid device address for it.
+	 */
+	r = g->last_held;
+	if (!r || va < r->pva || va >= r->pva + r->plen) {
+		s = dmki_radix_lookup(&sp->radix, va, &ignored);
+		r = s ? atomic_load_explicit(&s->region, memory_order_acquire) : NULL;
+	}
 	if (unlikely(!r))
 		return dmki_fail(-EFAULT, "byte %" PRIu64 " of the transfer (%#" PRIxPTR ") is in no registered page",
 				 g->slice_off + g->x, va);
@@ -430,6 +480,44 @@ static int run_at(struct gen *g, char **va_out, uint64_t *dev, uint64_t *len,
 	*va_out = (char *)va;
 	*rout = r;
 	return 0;
+}
+
+/*
+ * Physically scattered memory (phys, or a scattered sim): walk the region's
+ * page array in one tight loop, growing or starting segments, for as long as
+ * nothing needs the general path (a limit, an alignment, a bad end). Returns
+ * the bytes consumed from the walker's position; 0 sends the caller to the
+ * general path.
+ */
+static uint64_t walk_pages(struct gen *g, const struct dmk_region *r, uintptr_t va)
+{
+	struct dmk_dma *d = g->d;
+	uint64_t max = min_u64(g->iov[g->iov_i].iov_len - g->iov_off, g->target - g->x);
+	uintptr_t end = min_u64(va + max, r->pva + r->plen), p = va;
+	size_t n = d->nsegs, limit = d->spec.max_segs ? d->spec.max_segs : SIZE_MAX;
+	uint64_t npages = ((end - 1) >> DMK_HOST_PAGE_SHIFT) - (va >> DMK_HOST_PAGE_SHIFT) + 1;
+
+	if (grow_segs(d, n + npages))
+		return 0;
+	while (p < end) {
+		uintptr_t pe = min_u64(align_down(p, DMK_HOST_PAGE) + DMK_HOST_PAGE, end);
+		uint64_t dev = r->pages[(p - r->pva) >> DMK_HOST_PAGE_SHIFT] + (p & (DMK_HOST_PAGE - 1));
+		struct dmk_seg *last = &d->segs[n ? n - 1 : 0];
+
+		if (n && last->addr + last->len == dev && !(d->nb && d->bidx[d->nb - 1] == n - 1) &&
+		    last->len + (pe - p) <= d->max_seg) {
+			last->len += pe - p;
+		} else {
+			if (n >= limit || pe - p > d->max_seg || (n && !seg_can_end(d, last)) ||
+			    (dev & ((n ? d->G : d->spec.addr_align) - 1)))
+				break;
+			d->segs[n] = (struct dmk_seg){ dev, pe - p };
+			n++;
+		}
+		p = pe;
+	}
+	d->nsegs = n;
+	return p - va;
 }
 
 static int check_access(struct gen *g, struct dmk_region *r, uintptr_t va)
@@ -454,7 +542,7 @@ static int check_access(struct gen *g, struct dmk_region *r, uintptr_t va)
 static uint64_t exit_point(const struct gen *g, uint64_t d0, uint64_t len)
 {
 	const struct dmk_dma *d = g->d;
-	bool open = d->nsegs && d->meta[d->nsegs - 1].bounce;
+	bool open = last_bounce(d);
 	uint64_t bl = open ? d->segs[d->nsegs - 1].len : 0, E = d->E, G = d->G, k, M = max_u64(E, G);
 
 	/* Without an open bounce segment, bounce at least one granule first. */
@@ -543,7 +631,7 @@ static void trim_bounce(struct gen *g, uint64_t t)
 
 	d->segs[d->nsegs - 1].len -= t;
 	if (!d->segs[d->nsegs - 1].len)
-		d->nsegs--;
+		drop_last(d);
 	d->bounced -= t;
 	g->x -= t;
 	while (t) {
@@ -566,6 +654,7 @@ static void release(struct dmk_dma *d)
 	d->nruns = 0;
 	d->ncopies = 0;
 	d->nsegs = 0;
+	d->nb = 0;
 	d->covered = 0;
 	d->bounced = 0;
 	atomic_store_explicit(&d->hold.n, 0, memory_order_release);
@@ -585,17 +674,27 @@ static int generate(struct gen *g)
 		if (unlikely(g->iov_i >= g->iovcnt))
 			return dmki_fail(-EPROTO, "internal: the walker left the descriptor at byte %" PRIu64, g->x);
 		rc = run_at(g, &va, &dev, &len, &r);
-		if (!rc)
-			rc = check_access(g, r, (uintptr_t)va);
 		if (rc)
 			return rc;
-		/* Bounced bytes are held too: sync copies them after the device ran. */
-		if (!hold(g, r))
-			goto full_hold;
-		dmki_reader_fence(d->space);
-		if (unlikely(atomic_load_explicit(&r->state, memory_order_relaxed) != DMK_REGION_LIVE))
-			return dmki_fail(-EFAULT, "byte %" PRIu64 " of the transfer is in a registration being removed",
-					 g->slice_off + g->x);
+		if (r != g->last_held) {
+			rc = check_access(g, r, (uintptr_t)va);
+			if (rc)
+				return rc;
+			/* Bounced bytes are held too: sync copies them after the device ran. */
+			if (!hold(g, r))
+				goto full_hold;
+			dmki_reader_fence(d->space);
+			if (unlikely(atomic_load_explicit(&r->state, memory_order_relaxed) != DMK_REGION_LIVE))
+				return dmki_fail(-EFAULT, "byte %" PRIu64 " of the transfer is in a registration being removed",
+						 g->slice_off + g->x);
+		}
+		if (!bouncing && !r->linear && d->unbounded && !g->fresh_segment) {
+			used = walk_pages(g, r, (uintptr_t)va);
+			if (used) {
+				advance(g, used);
+				continue;
+			}
+		}
 		if (bouncing) {
 			uint64_t k = exit_point(g, dev, len);
 
@@ -637,14 +736,14 @@ static int generate(struct gen *g)
 			bouncing = true;
 			g->entered = true;
 			/* Go on filling the chunk when the bounce segment is still the last. */
-			if (!d->nsegs || !d->meta[d->nsegs - 1].bounce)
+			if (!last_bounce(d))
 				g->chunk = -1;
 		}
 	}
 	return 0;
 full_hold:
 	/* The covered prefix must be a legal transfer on its own. */
-	if (d->nsegs && !d->meta[d->nsegs - 1].bounce)
+	if (d->nsegs && !last_bounce(d))
 		truncate_last(g, true);
 	else if (d->nsegs)
 		trim_bounce(g, d->segs[d->nsegs - 1].len & (d->spec.len_align - 1));
@@ -669,6 +768,7 @@ static int prepare(struct dmk_dma *d, const struct iovec *iov, int iovcnt, enum 
 	g.target = d->spec.max_transfer ? min_u64(length, d->spec.max_transfer) : length;
 	d->dir = dir;
 	d->nsegs = 0;
+	d->nb = 0;
 	seq = atomic_load_explicit(&d->hold.seq, memory_order_relaxed);
 	atomic_store_explicit(&d->hold.seq, seq + 1, memory_order_relaxed);
 	dmki_reader_fence(d->space);
@@ -756,19 +856,15 @@ int dmk_dma_complete(struct dmk_dma *d)
 
 int dmk_dma_info(const struct dmk_dma *d, struct dmk_dma_info *info)
 {
-	size_t bsegs = 0;
-
 	if (!d || !info)
 		return dmki_fail(-EINVAL, "no command or no place for its description");
 	memset(info, 0, sizeof(*info));
 	if (!d->prepared)
 		return 0;
-	for (size_t i = 0; i < d->nsegs; i++)
-		bsegs += d->meta[i].bounce;
 	info->covered = d->covered;
 	info->nsegs = d->nsegs;
 	info->bounced = d->bounced;
-	info->bounce_segs = bsegs;
+	info->bounce_segs = d->nb;
 	info->regions = atomic_load_explicit(&d->hold.n, memory_order_relaxed);
 	return 0;
 }

@@ -222,8 +222,17 @@ int dmk_nvme_prp_write(const struct dmk_seg *segs, size_t nsegs, uint64_t page_s
 	l.room = need == 1 ? l.per : l.per - 1;
 
 	dmki_prp_emit(&l, align_down(segs[0].addr, page_size) + page_size, page_size, first - 1);
-	for (size_t i = 1; i < nsegs; i++)
-		dmki_prp_emit(&l, segs[i].addr, page_size, dmki_prp_seg_pages(&segs[i], shift));
+	for (size_t i = 1; i < nsegs; i++) {
+		uint64_t n = dmki_prp_seg_pages(&segs[i], shift);
+
+		/* Physically scattered memory: one page a segment, one store. */
+		if (n == 1 && l.room) {
+			*l.e++ = htole64(segs[i].addr);
+			l.room--;
+			continue;
+		}
+		dmki_prp_emit(&l, segs[i].addr, page_size, n);
+	}
 
 	prp[0] = segs[0].addr;
 	prp[1] = pages[0].dev;
