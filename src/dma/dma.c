@@ -496,26 +496,47 @@ static uint64_t walk_pages(struct gen *g, const struct dmk_region *r, uintptr_t 
 	uintptr_t end = min_u64(va + max, r->pva + r->plen), p = va;
 	size_t n = d->nsegs, limit = d->spec.max_segs ? d->spec.max_segs : SIZE_MAX;
 	uint64_t npages = ((end - 1) >> DMK_HOST_PAGE_SHIFT) - (va >> DMK_HOST_PAGE_SHIFT) + 1;
+	/* Locals, so that the stores into segs do not make the loop reload them. */
+	const uint64_t *pages = r->pages - (r->pva >> DMK_HOST_PAGE_SHIFT);
+	const uint64_t max_seg = d->max_seg, G = d->G, A = d->spec.addr_align;
+	const uint64_t la_mask = d->spec.len_align - 1;
+	const uint64_t end_mask = (d->spec.flags & DMK_SPEC_PAGE_LIST) ? d->spec.dev_page_size - 1 : 0;
+	bool joinable = n && !last_bounce(d);
+	struct dmk_seg *segs, run;
 
 	if (grow_segs(d, n + npages))
 		return 0;
+	segs = d->segs;
+	/* The run being built stays in registers; it is stored when it ends. */
+	if (joinable) {
+		run = segs[--n];
+	} else {
+		uint64_t dev = pages[p >> DMK_HOST_PAGE_SHIFT] + (p & (DMK_HOST_PAGE - 1));
+
+		if (n >= limit || (n && ((segs[n - 1].len & la_mask) ||
+					 ((segs[n - 1].addr + segs[n - 1].len) & end_mask))) ||
+		    (dev & ((n ? G : A) - 1)))
+			return 0;
+		run = (struct dmk_seg){ dev, 0 };
+	}
 	while (p < end) {
 		uintptr_t pe = min_u64(align_down(p, DMK_HOST_PAGE) + DMK_HOST_PAGE, end);
-		uint64_t dev = r->pages[(p - r->pva) >> DMK_HOST_PAGE_SHIFT] + (p & (DMK_HOST_PAGE - 1));
-		struct dmk_seg *last = &d->segs[n ? n - 1 : 0];
+		uint64_t dev = pages[p >> DMK_HOST_PAGE_SHIFT] + (p & (DMK_HOST_PAGE - 1));
 
-		if (n && last->addr + last->len == dev && !(d->nb && d->bidx[d->nb - 1] == n - 1) &&
-		    last->len + (pe - p) <= d->max_seg) {
-			last->len += pe - p;
+		if (run.addr + run.len == dev && run.len + (pe - p) <= max_seg) {
+			run.len += pe - p;
 		} else {
-			if (n >= limit || pe - p > d->max_seg || (n && !seg_can_end(d, last)) ||
-			    (dev & ((n ? d->G : d->spec.addr_align) - 1)))
+			/* A new segment: the run must end legally, this one start so. */
+			if (n + 1 >= limit || pe - p > max_seg || (run.len & la_mask) ||
+			    ((run.addr + run.len) & end_mask) || (dev & (G - 1)))
 				break;
-			d->segs[n] = (struct dmk_seg){ dev, pe - p };
-			n++;
+			segs[n++] = run;
+			run = (struct dmk_seg){ dev, pe - p };
 		}
 		p = pe;
 	}
+	if (run.len)
+		segs[n++] = run;
 	d->nsegs = n;
 	return p - va;
 }

@@ -143,21 +143,19 @@ size_t dmk_nvme_prp_pages_needed(const struct dmk_seg *segs, size_t nsegs, uint6
 	return (size_t)dmki_prp_list_pages(total - 1, page_size / sizeof(uint64_t));
 }
 
-int dmk_nvme_prp_write(const struct dmk_seg *segs, size_t nsegs, uint64_t page_size,
-		       const struct dmk_list_page *pages, size_t npages, uint64_t prp[2],
-		       size_t *pages_used)
+/*
+ * The writer, inlined twice: once with the page shift a constant (4 KiB,
+ * what every controller supports and drivers use), so that the per-segment
+ * arithmetic has no variable shifts, and once for any page size.
+ */
+static inline __attribute__((always_inline)) int
+dmki_prp_write(const struct dmk_seg *segs, size_t nsegs, unsigned int shift,
+	       const struct dmk_list_page *pages, size_t npages, uint64_t prp[2],
+	       size_t *pages_used)
 {
-	const uint64_t mask = page_size - 1;
+	const uint64_t page_size = UINT64_C(1) << shift, mask = page_size - 1;
 	struct dmki_prp_list l;
 	uint64_t total = 0, first, need;
-	unsigned int shift;
-
-	if (unlikely(!nsegs))
-		return dmki_fail(-EINVAL, "PRP write of no segments");
-	if (unlikely(!dmki_prp_page_size_ok(page_size)))
-		return dmki_fail(-EINVAL, "PRP page size %#llx is not a power of two from 4 KiB to 128 MiB",
-				 (unsigned long long)page_size);
-	shift = (unsigned int)__builtin_ctzll(page_size);
 
 	for (size_t i = 0; i < nsegs; i++) {
 		const struct dmk_seg *s = &segs[i];
@@ -238,4 +236,19 @@ int dmk_nvme_prp_write(const struct dmk_seg *segs, size_t nsegs, uint64_t page_s
 	prp[1] = pages[0].dev;
 	*pages_used = (size_t)need;
 	return 0;
+}
+
+int dmk_nvme_prp_write(const struct dmk_seg *segs, size_t nsegs, uint64_t page_size,
+		       const struct dmk_list_page *pages, size_t npages, uint64_t prp[2],
+		       size_t *pages_used)
+{
+	if (unlikely(!nsegs))
+		return dmki_fail(-EINVAL, "PRP write of no segments");
+	if (unlikely(!dmki_prp_page_size_ok(page_size)))
+		return dmki_fail(-EINVAL, "PRP page size %#llx is not a power of two from 4 KiB to 128 MiB",
+				 (unsigned long long)page_size);
+	if (likely(page_size == 4096))
+		return dmki_prp_write(segs, nsegs, 12, pages, npages, prp, pages_used);
+	return dmki_prp_write(segs, nsegs, (unsigned int)__builtin_ctzll(page_size), pages, npages,
+			      prp, pages_used);
 }
