@@ -1517,6 +1517,54 @@ static void test_failed_prepare_not_counted_as_bounced(void **state)
 	assert_int_equal(st.bounced, 0);
 }
 
+/*
+ * A command remembers the registration its last I/O used, to skip the radix
+ * next time. After that registration is gone and the same memory is
+ * registered again (at another device address), the command must use the
+ * new one: a stale hint would hand the device an address nobody maps.
+ */
+static void test_region_hint_follows_reregistration(void **state)
+{
+	struct dmk_space *sp = sim(DMK_SIM_CONTIG, 1);
+	struct dmk_region *a, *b, *pad;
+	struct dmk_dma_spec spec;
+	const struct dmk_seg *seg;
+	struct dmk_dma *dma;
+	uint64_t covered, dev_a, dev_b;
+	char *buf = NULL, *other = NULL;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(posix_memalign((void **)&buf, 4096, 8192), 0);
+	assert_int_equal(posix_memalign((void **)&other, 4096, 4096), 0);
+	dmk_dma_spec_init(&spec);
+	assert_int_equal(dmk_dma_create(sp, &spec, NULL, &dma), 0);
+	assert_int_equal(dmk_region_register(sp, buf, 8192, DMK_PROT_RW, &a), 0);
+	assert_int_equal(dmk_dma_prepare_buf(dma, buf, 4096, DMK_FROM_DEVICE, &covered), 0);
+	seg = dmk_dma_segs(dma, &n);
+	dev_a = seg[0].addr;
+	assert_int_equal(dmk_dma_complete(dma), 0);
+	assert_int_equal(dmk_region_unregister(a), 0);
+	/* Take a's old device range, so that b lands elsewhere. */
+	assert_int_equal(dmk_region_register(sp, other, 4096, DMK_PROT_RW, &pad), 0);
+	assert_int_equal(dmk_region_register(sp, buf, 8192, DMK_PROT_RW, &b), 0);
+	assert_int_equal(dmk_space_translate(sp, buf, &dev_b), 0);
+	assert_true(dev_b != dev_a);
+	assert_int_equal(dmk_dma_prepare_buf(dma, buf, 4096, DMK_FROM_DEVICE, &covered), 0);
+	seg = dmk_dma_segs(dma, &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(seg[0].addr, dev_b);
+	/* And the hold is on b: it cannot go while the command is prepared. */
+	assert_int_equal(dmk_region_unregister(b), -EBUSY);
+	assert_int_equal(dmk_dma_complete(dma), 0);
+	assert_int_equal(dmk_region_unregister(b), 0);
+	assert_int_equal(dmk_region_unregister(pad), 0);
+	assert_int_equal(dmk_dma_destroy(dma), 0);
+	assert_int_equal(dmk_space_destroy(sp), 0);
+	free(buf);
+	free(other);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1544,6 +1592,7 @@ int main(void)
 		cmocka_unit_test(test_many_registrations_partial),
 		cmocka_unit_test(test_failed_prepare_not_counted_as_bounced),
 		cmocka_unit_test(test_unregister_bounced_memory_busy),
+		cmocka_unit_test(test_region_hint_follows_reregistration),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -58,6 +58,13 @@ struct dmk_dma {
 	size_t nruns, runs_cap;
 	struct chunk_run *runs;
 	struct dmki_hold hold;
+	/*
+	 * The region the last prepare ended in, valid while the space's
+	 * unregister count is @hint_unregs: I/O tends to reuse its buffers,
+	 * and this skips the radix walk for them.
+	 */
+	struct dmk_region *hint;
+	uint64_t hint_unregs;
 };
 
 /* Why emit() stopped before it used all of a run. */
@@ -84,6 +91,7 @@ struct gen {
 	bool fresh_segment;	/* after EMIT_REWIND: start a segment, do not grow the last */
 	bool entered;		/* bouncing starts here: at least one granule goes */
 	struct dmk_region *last_held;
+	struct dmk_region *hint;	/* see struct dmk_dma */
 	long chunk;		/* bounce: current chunk, or -1 */
 	uint64_t chunk_used;
 };
@@ -456,6 +464,8 @@ static int run_at(struct gen *g, char **va_out, uint64_t *dev, uint64_t *len,
 	 * live registration of a page gives a valid device address for it.
 	 */
 	r = g->last_held;
+	if (!r || va < r->pva || va >= r->pva + r->plen)
+		r = g->hint;
 	if (!r || va < r->pva || va >= r->pva + r->plen) {
 		s = dmki_radix_lookup(&sp->radix, va, &ignored);
 		r = s ? atomic_load_explicit(&s->region, memory_order_acquire) : NULL;
@@ -774,8 +784,9 @@ full_hold:
 static int prepare(struct dmk_dma *d, const struct iovec *iov, int iovcnt, enum dmk_dir dir,
 		   uint64_t total, uint64_t offset, uint64_t length, uint64_t *covered)
 {
-	struct gen g = { .d = d, .iov = iov, .iovcnt = iovcnt, .slice_off = offset, .chunk = -1 };
+	struct gen g;
 	unsigned seq;
+	uint64_t unregs;
 	int err;
 
 	if (unlikely(d->prepared))
@@ -786,13 +797,36 @@ static int prepare(struct dmk_dma *d, const struct iovec *iov, int iovcnt, enum 
 	if (unlikely(length & (d->spec.len_align - 1)))
 		return dmki_fail(-EINVAL, "length %" PRIu64 " is not a multiple of the length alignment %" PRIu64,
 				 length, d->spec.len_align);
-	g.target = d->spec.max_transfer ? min_u64(length, d->spec.max_transfer) : length;
 	d->dir = dir;
 	d->nsegs = 0;
 	d->nb = 0;
 	seq = atomic_load_explicit(&d->hold.seq, memory_order_relaxed);
 	atomic_store_explicit(&d->hold.seq, seq + 1, memory_order_relaxed);
 	dmki_reader_fence(d->space);
+	/*
+	 * Field by field: zeroing the whole struct costs a string store on
+	 * the path of every I/O. The hint is valid only if no unregister began
+	 * since it was taken; one that begins now sees our odd seq and waits.
+	 */
+	unregs = atomic_load_explicit(&d->space->unregs, memory_order_relaxed);
+	g.d = d;
+	g.iov = iov;
+	g.iovcnt = iovcnt;
+	g.iov_i = 0;
+	g.iov_off = 0;
+	g.x = 0;
+	g.slice_off = offset;
+	g.why = NULL;
+	g.why_err = 0;
+	g.truncate = false;
+	g.rewind_to = 0;
+	g.fresh_segment = false;
+	g.entered = false;
+	g.last_held = NULL;
+	g.hint = d->hint_unregs == unregs ? d->hint : NULL;
+	g.chunk = -1;
+	g.chunk_used = 0;
+	g.target = d->spec.max_transfer ? min_u64(length, d->spec.max_transfer) : length;
 	if (likely(iovcnt == 1)) {
 		g.iov_off = offset;
 	} else {
@@ -808,6 +842,8 @@ static int prepare(struct dmk_dma *d, const struct iovec *iov, int iovcnt, enum 
 		d->covered = g.x;
 		d->prepared = true;
 		*covered = g.x;
+		d->hint = g.last_held;
+		d->hint_unregs = unregs;
 	}
 	atomic_store_explicit(&d->hold.seq, seq + 2, memory_order_release);
 	return err;

@@ -201,6 +201,9 @@ int dmk_region_unregister(struct dmk_region *r)
 		pthread_mutex_unlock(&sp->lock);
 		return 0;
 	}
+	/* Before the barrier: a command's cached region hint dies here. */
+	atomic_store_explicit(&sp->unregs, atomic_load_explicit(&sp->unregs, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
 	atomic_store_explicit(&r->state, DMK_REGION_DYING, memory_order_relaxed);
 	dmki_writer_barrier(sp);
 	if (held_by_a_command(sp, r)) {

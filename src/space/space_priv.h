@@ -110,6 +110,7 @@ struct dmk_space {
 	struct dmki_hold *holds;	/* every command's, for unregister's scan */
 	size_t nholds;
 	bool reader_fence;		/* no membarrier: readers fence themselves */
+	_Atomic uint64_t unregs;	/* unregisters begun: validates commands' region hints */
 };
 
 /*
