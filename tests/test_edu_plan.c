@@ -398,6 +398,33 @@ static void test_timeout_keeps_prepared(void **state)
 	bed_fini(&b);
 }
 
+/* The public entry points refuse what they cannot use, without a device. */
+static void test_api_refusals(void **state)
+{
+	struct dmk_bounce_stats st;
+	struct dmk_space *sp;
+	struct dmk_edu *edu = NULL;
+	struct dmk_edu_xfer x;
+	size_t n = 1;
+	char byte;
+
+	(void)state;
+	assert_int_equal(dmk_space_sim_create(NULL, &sp), 0);
+	assert_int_equal(dmk_edu_open(sp, NULL, NULL, &edu), -EINVAL);
+	assert_int_equal(dmk_edu_open(NULL, NULL, NULL, &edu), -EINVAL);
+	assert_null(edu);
+	assert_int_equal(dmk_edu_write(NULL, 0, &byte, 1), -EINVAL);
+	assert_int_equal(dmk_edu_read(NULL, 0, &byte, 1), -EINVAL);
+	assert_int_equal(dmk_edu_write_mem(NULL, 0, NULL, 0, 1), -EINVAL);
+	assert_int_equal(dmk_edu_read_mem(NULL, 0, NULL, 0, 1), -EINVAL);
+	assert_null(dmk_edu_last(NULL, &x, &n));
+	assert_int_equal(n, 0);
+	assert_int_equal(x.len, 0);
+	assert_int_equal(dmk_edu_bounce_stats(NULL, &st), -EINVAL);
+	assert_int_equal(dmk_edu_close(NULL), 0);
+	assert_int_equal(dmk_space_destroy(sp), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -409,6 +436,7 @@ int main(void)
 		cmocka_unit_test(test_unregistered_refused),
 		cmocka_unit_test(test_all_bounced),
 		cmocka_unit_test(test_timeout_keeps_prepared),
+		cmocka_unit_test(test_api_refusals),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,7 +10,9 @@
  * 2. The same with completion by MSI: every edu command interrupts once.
  * 3. What the driver refuses never reaches the device: unregistered memory
  *    (-EFAULT, untouched), a range past offset 4095 (-EINVAL; QEMU 7.2 would
- *    abort the VM), memory unregistered after use (-EFAULT).
+ *    abort the VM), memory unregistered after use (-EFAULT). A 10 ms
+ *    timeout against edu's 100 ms: -ETIMEDOUT, the handle refuses more
+ *    (-EIO), the memory stays held and close waits for the device.
  * 4. A new space opened with DMK_EDU_NO_REACH: the IOVA space below 2^28 is
  *    filled on purpose (one 2 MiB memfd mapped over and over, so little RAM
  *    is pinned), so the next buffer can only be placed above 2^28. The
@@ -327,6 +329,30 @@ static int default_space(const char *bdf, const char *nvme_bdf)
 		err = dmk_edu_open(sp, dev, &msi_opts, &edu);
 		result(err == -EBUSY, "edu-open-twice-msi-busy", "got %d", err);
 		result(!dmk_edu_close(edu), "edu-close-msi", "failed");
+	}
+
+	/* A command that outlives the timeout: -ETIMEDOUT, then -EIO, close waits. */
+	{
+		const struct dmk_edu_opts quick = { .timeout_ms = 10 };
+		int err2, err3, err4;
+
+		err = dmk_edu_open(sp, dev, &quick, &edu);
+		if (!err) {
+			err = dmk_edu_write(edu, 0, buf, 4095);
+			err2 = dmk_edu_write(edu, 0, buf, 10);
+			err3 = dmk_region_unregister(r);	/* the stuck command holds it */
+			err4 = dmk_edu_close(edu);		/* edu still runs (100 ms) */
+			result(err == -ETIMEDOUT && err2 == -EIO && err3 == -EBUSY &&
+			       err4 == -EBUSY, "edu-timeout",
+			       "write %d, then %d, unregister %d, close %d", err, err2, err3, err4);
+			usleep(500 * 1000);
+			err = dmk_edu_close(edu);
+			result(!err, "edu-close-after-timeout", "got %d", err);
+			if (err)
+				return 2;
+		} else {
+			result(false, "edu-timeout", "open: %d", err);
+		}
 	}
 
 	if (nvme_bdf && *nvme_bdf) {
