@@ -145,7 +145,7 @@ struct dmk_edu_xfer {
  * while the handle lives.
  *
  * Return: 0; -EINVAL for a NULL argument, unknown @opts bits or wait mode,
- * or @space not being vfio; -ENODEV when the identification register is
+ * @space not being vfio or not the space @pci was opened in; -ENODEV when the identification register is
  * not edu's; -ERANGE when memory already registered in @space lies above
  * 2^28 (without %DMK_EDU_NO_REACH), or when the pool could not be placed
  * below 2^28; -ENOTSUP when %DMK_EDU_WAIT_MSI is asked and the device has

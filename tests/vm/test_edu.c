@@ -486,6 +486,16 @@ static int high_space(const char *bdf)
 	result(ilo + 4 * PAGE <= R28 && ihi >= R28, "edu-buffer-placed-above-2^28",
 	       "low %#llx high %#llx", (unsigned long long)ilo, (unsigned long long)ihi);
 
+	/* Without DMK_EDU_NO_REACH a space holding memory above 2^28 is refused. */
+	{
+		struct dmk_edu *e2 = NULL;
+
+		err = dmk_edu_open(sp, dev, NULL, &e2);
+		dmk_vfio_info(sp, &vi);
+		result(err == -ERANGE && !e2 && vi.reach == 64, "edu-open-refuses-memory-above-2^28",
+		       "got %d, reach %u", err, vi.reach);
+	}
+
 	/* All of a high buffer is bounced. */
 	fill(hi + 100, 4095, 5);
 	memcpy(want, hi + 100, 3500);

@@ -16,6 +16,7 @@
 #include <dmakit/spec.h>
 
 #include "../../core/error_priv.h"
+#include "../../pci/pci_priv.h"
 #include "../../space/vfio_priv.h"
 #include "edu_priv.h"
 
@@ -153,6 +154,9 @@ int dmk_edu_open(struct dmk_space *space, struct dmk_pci *pci, const struct dmk_
 		return dmki_fail(-EINVAL, "dmk_edu_open: no space, device or place for the handle");
 	if (!dmki_space_is_vfio(space))
 		return dmki_fail(-EINVAL, "dmk_edu_open: the space is not vfio");
+	if (pci->space != space)
+		return dmki_fail(-EINVAL, "dmk_edu_open: %s was opened in another space",
+				 dmk_pci_bdf(pci));
 	if (opts)
 		o = *opts;
 	if (o.flags & ~DMK_EDU_NO_REACH)
