@@ -359,6 +359,90 @@ static void test_iovecs(void)
 	test_iovec("iovec-sgl-40", many, 40, DMK_NVME_IO_SGL, 302);
 }
 
+/*
+ * 512 pieces of 601 bytes at odd offsets, one a page: more data blocks than
+ * one SGL command carries (256), and 256 pieces end inside a block, so the
+ * driver cuts each command back to a block boundary.
+ */
+static void test_iovec_many(void)
+{
+	enum { N = 512, L = 601 };
+	uint8_t *d = alloc((size_t)N * 4096);
+	struct dmk_region *r = NULL;
+	struct iovec *iov = calloc(N, sizeof(*iov));
+	struct dmk_nvme_stats s0, s1;
+
+	if (!d || !iov || dmk_region_register(sp, d, (size_t)N * 4096, DMK_PROT_RW, &r)) {
+		result(false, "iovec-sgl-512", "set-up failed");
+		goto out;
+	}
+	for (int i = 0; i < N; i++) {
+		iov[i].iov_base = d + (size_t)i * 4096 + (size_t)(i % 61) + 1;
+		iov[i].iov_len = L;
+	}
+	s0 = stats();
+	test_iovec("iovec-sgl-512", iov, N, DMK_NVME_IO_SGL, 303);
+	s1 = stats();
+	/* Write, read contiguous, read scattered: the scattered ones split. */
+	result(s1.split - s0.split >= 2, "iovec-sgl-512-split", "%" PRIu64 " transfers split",
+	       s1.split - s0.split);
+out:
+	if (r)
+		dmk_region_unregister(r);
+	free(iov);
+	free(d);
+}
+
+/*
+ * Pages registered one by one, even pages first: their IOVAs are not
+ * contiguous, so the controller gets a real PRP list (and an SGL) of
+ * scattered device pages, in the buffer's order.
+ */
+static void test_scattered_iova(void)
+{
+	enum { PAGES = 256 };
+	uint8_t *c = alloc((size_t)(PAGES + 1) * 4096);
+	struct dmk_region *regs[PAGES + 1] = { 0 };
+	size_t len = (size_t)PAGES * 4096 - 512, breaks = 0;
+	uint64_t prev = 0;
+	bool ok = c != NULL;
+
+	for (int pass = 0; pass < 2 && ok; pass++)
+		for (int i = pass; i <= PAGES && ok; i += 2)
+			ok = !dmk_region_register(sp, c + (size_t)i * 4096, 4096, DMK_PROT_RW, &regs[i]);
+	for (int i = 0; ok && i <= PAGES; i++) {
+		uint64_t dev = 0;
+
+		dmk_space_translate(sp, c + (size_t)i * 4096, &dev);
+		if (i && dev != prev + 4096)
+			breaks++;
+		prev = dev;
+	}
+	printf("  scattered: %zu of %d page steps are not IOVA-contiguous\n", breaks, PAGES);
+	if (!ok || breaks < PAGES / 4) {
+		result(false, "scattered-iova", "set-up: registered %s, %zu breaks",
+		       ok ? "all" : "not all", breaks);
+	} else {
+		struct dmk_nvme_stats s0 = stats(), s1;
+
+		ok = roundtrip("scattered-iova-prp", take_lbas(len), c + 256, bufb, len, 800,
+			       DMK_NVME_IO_PRP, DMK_NVME_IO_PRP) &&
+		     roundtrip("scattered-iova-sgl", take_lbas(len), bufa, c + 3, len, 801,
+			       DMK_NVME_IO_SGL, DMK_NVME_IO_SGL) &&
+		     roundtrip("scattered-iova-mixed", take_lbas(len), c + 4, bufb + 1, len, 802,
+			       DMK_NVME_IO_PRP, DMK_NVME_IO_SGL);
+		s1 = stats();
+		if (ok)
+			result(s1.segments - s0.segments > 3 * (uint64_t)breaks && s1.bounced == s0.bounced,
+			       "scattered-iova", "%" PRIu64 " segments, %" PRIu64 " bounced",
+			       s1.segments - s0.segments, s1.bounced - s0.bounced);
+	}
+	for (int i = 0; i <= PAGES; i++)
+		if (regs[i])
+			dmk_region_unregister(regs[i]);
+	free(c);
+}
+
 /* More than MDTS: split into several commands; exactly the largest: one. */
 static void test_big(void)
 {
@@ -734,6 +818,8 @@ int main(void)
 	test_many_ranges();
 	test_unaligned();
 	test_iovecs();
+	test_iovec_many();
+	test_scattered_iova();
 	test_big();
 	test_sgl_prp();
 	test_refusals();
