@@ -512,6 +512,8 @@ static uint64_t walk_pages(struct gen *g, const struct dmk_region *r, uintptr_t 
 	const uint64_t la_mask = d->spec.len_align - 1;
 	const uint64_t end_mask = (d->spec.flags & DMK_SPEC_PAGE_LIST) ? d->spec.dev_page_size - 1 : 0;
 	bool joinable = n && !last_bounce(d);
+	/* One segment a page at most: the count and size limits rarely matter. */
+	bool counted = limit - n <= npages + 1 || max_seg < DMK_HOST_PAGE;
 	struct dmk_seg *segs, run;
 
 	if (grow_segs(d, n + npages))
@@ -533,12 +535,23 @@ static uint64_t walk_pages(struct gen *g, const struct dmk_region *r, uintptr_t 
 		uintptr_t pe = min_u64(align_down(p, DMK_HOST_PAGE) + DMK_HOST_PAGE, end);
 		uint64_t dev = pages[p >> DMK_HOST_PAGE_SHIFT] + (p & (DMK_HOST_PAGE - 1));
 
-		if (run.addr + run.len == dev && run.len + (pe - p) <= max_seg) {
+		if (run.addr + run.len == dev) {
+			/* Contiguous: run over the following pages in a tight loop. */
+			uint64_t want = dev - (p & (DMK_HOST_PAGE - 1)) + DMK_HOST_PAGE;
+
+			while (pe < end && pages[pe >> DMK_HOST_PAGE_SHIFT] == want) {
+				pe += DMK_HOST_PAGE;
+				want += DMK_HOST_PAGE;
+			}
+			pe = min_u64(pe, end);
+			if (run.len + (pe - p) > max_seg)
+				break;
 			run.len += pe - p;
 		} else {
 			/* A new segment: the run must end legally, this one start so. */
-			if (n + 1 >= limit || pe - p > max_seg || (run.len & la_mask) ||
-			    ((run.addr + run.len) & end_mask) || (dev & (G - 1)))
+			if (unlikely(((run.len & la_mask) | ((run.addr + run.len) & end_mask) |
+				      (dev & (G - 1))) ||
+				     (counted && (n + 1 >= limit || pe - p > max_seg))))
 				break;
 			segs[n++] = run;
 			run = (struct dmk_seg){ dev, pe - p };

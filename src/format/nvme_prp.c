@@ -144,18 +144,15 @@ size_t dmk_nvme_prp_pages_needed(const struct dmk_seg *segs, size_t nsegs, uint6
 }
 
 /*
- * The writer, inlined twice: once with the page shift a constant (4 KiB,
- * what every controller supports and drivers use), so that the per-segment
- * arithmetic has no variable shifts, and once for any page size.
+ * Every PRP rule on every segment, with the reason for the first broken one.
+ * The writer's own pass checks the same rules with fewer branches and calls
+ * this only to say which rule failed.
  */
-static inline __attribute__((always_inline)) int
-dmki_prp_write(const struct dmk_seg *segs, size_t nsegs, unsigned int shift,
-	       const struct dmk_list_page *pages, size_t npages, uint64_t prp[2],
-	       size_t *pages_used)
+static __attribute__((cold, noinline)) int dmki_prp_check(const struct dmk_seg *segs, size_t nsegs,
+							   unsigned int shift)
 {
 	const uint64_t page_size = UINT64_C(1) << shift, mask = page_size - 1;
-	struct dmki_prp_list l;
-	uint64_t total = 0, first, need;
+	uint64_t total = 0;
 
 	for (size_t i = 0; i < nsegs; i++) {
 		const struct dmk_seg *s = &segs[i];
@@ -183,6 +180,51 @@ dmki_prp_write(const struct dmk_seg *segs, size_t nsegs, unsigned int shift,
 					 (unsigned long long)s->len,
 					 (unsigned long long)page_size);
 		total += dmki_prp_seg_pages(s, shift);
+	}
+	(void)total;
+
+	return dmki_fail(-EPROTO, "internal: PRP segments refused without a reason");
+}
+
+/*
+ * The writer, inlined twice: once with the page shift a constant (4 KiB,
+ * what every controller supports and drivers use), so that the per-segment
+ * arithmetic has no variable shifts, and once for any page size.
+ */
+static inline __attribute__((always_inline)) int
+dmki_prp_write(const struct dmk_seg *segs, size_t nsegs, unsigned int shift,
+	       const struct dmk_list_page *pages, size_t npages, uint64_t prp[2],
+	       size_t *pages_used)
+{
+	const uint64_t page_size = UINT64_C(1) << shift, mask = page_size - 1;
+	struct dmki_prp_list l;
+	uint64_t total = 0, first, need;
+
+	const struct dmk_seg *s0 = &segs[0], *sl = &segs[nsegs - 1];
+
+	/*
+	 * The rules in few branches (dmki_prp_check() names a broken one):
+	 * the first segment dword aligned, every segment non-empty and not
+	 * wrapping (a segment may end exactly at 2^64), every segment after the
+	 * first page aligned at its start, every one before the last at its
+	 * end. Middle segments are whole pages, so their count is a shift.
+	 */
+	if (unlikely(!s0->len || s0->len - 1 > UINT64_MAX - s0->addr ||
+		     (s0->addr & (DMKI_PRP_OFFSET_ALIGN - 1)) ||
+		     (nsegs > 1 && ((s0->addr + s0->len) & mask))))
+		return dmki_prp_check(segs, nsegs, shift);
+	total = dmki_prp_seg_pages(s0, shift);
+	for (size_t i = 1; i + 1 < nsegs; i++) {
+		uint64_t a = segs[i].addr, e = a + segs[i].len;
+
+		if (unlikely(((a | e) & mask) || e <= a))
+			return dmki_prp_check(segs, nsegs, shift);
+		total += (e - a) >> shift;
+	}
+	if (nsegs > 1) {
+		if (unlikely(!sl->len || sl->len - 1 > UINT64_MAX - sl->addr || (sl->addr & mask)))
+			return dmki_prp_check(segs, nsegs, shift);
+		total += dmki_prp_seg_pages(sl, shift);
 	}
 
 	if (likely(total == 1)) {
@@ -221,7 +263,8 @@ dmki_prp_write(const struct dmk_seg *segs, size_t nsegs, unsigned int shift,
 
 	dmki_prp_emit(&l, align_down(segs[0].addr, page_size) + page_size, page_size, first - 1);
 	for (size_t i = 1; i < nsegs; i++) {
-		uint64_t n = dmki_prp_seg_pages(&segs[i], shift);
+		/* Checked above: all but the last are whole pages. */
+		uint64_t n = i + 1 < nsegs ? segs[i].len >> shift : dmki_prp_seg_pages(&segs[i], shift);
 
 		/* Physically scattered memory: one page a segment, one store. */
 		if (n == 1 && l.room) {
