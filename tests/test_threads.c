@@ -268,7 +268,10 @@ static void one_io(struct worker *wk, uint64_t *seed)
 		 */
 		unsigned long long bad;
 		if (err == -EFAULT && sscanf(dmk_last_error(), "byte %llu of the transfer is in a registration being removed", &bad) == 1 &&
-		    cnt == 2 && bad >= iov[0].iov_len && !atomic_load(&w.stop)) {
+		    cnt == 2 && bad >= iov[0].iov_len) {
+			/* Also when stopping: the unregistrar may be mid-attempt. */
+			if (atomic_load(&w.stop))
+				break;
 			atomic_fetch_add(&w.spurious, 1);
 			continue;
 		}
