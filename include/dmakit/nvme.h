@@ -379,6 +379,80 @@ int dmk_nvme_write_buf(struct dmk_nvme *ctrl, unsigned queue, uint64_t lba, cons
 		       size_t len, unsigned flags);
 
 /**
+ * enum dmk_nvme_op - what an asynchronous command does
+ * @DMK_NVME_OP_READ: read blocks into memory.
+ * @DMK_NVME_OP_WRITE: write blocks from memory.
+ */
+enum dmk_nvme_op {
+	DMK_NVME_OP_READ = 0,
+	DMK_NVME_OP_WRITE = 1,
+};
+
+/**
+ * struct dmk_nvme_done - one asynchronous command that ended
+ * @tag: the tag it was submitted with.
+ * @err: 0; -EIO when the controller completed it with an error status;
+ *	-ETIMEDOUT when it did not complete within the timeout (it is given
+ *	up on: its buffer stays held by the driver until it completes or the
+ *	controller is closed).
+ * @status: the completion's status field (0 on success, and for a
+ *	timeout); dmk_nvme_status_str() names it.
+ */
+struct dmk_nvme_done {
+	uint64_t tag;
+	int err;
+	uint16_t status;
+};
+
+/**
+ * dmk_nvme_submit_buf() - start one read or write, do not wait
+ * @ctrl: the controller.
+ * @queue: the I/O queue pair.
+ * @op: %DMK_NVME_OP_READ or %DMK_NVME_OP_WRITE.
+ * @lba: first logical block.
+ * @buf: registered memory, as dmk_nvme_read_buf(); it belongs to the
+ *	controller until dmk_nvme_reap() returns the command.
+ * @len: a whole number of blocks that fits one command (at most
+ *	dmk_nvme_info()'s @max_transfer, in at most one command's segments).
+ * @flags: as dmk_nvme_read().
+ * @tag: any value; dmk_nvme_reap() gives it back.
+ *
+ * One command, prepared and written to the submission queue, the doorbell
+ * rung. For queue depths above one on one thread; dmk_nvme_read() and the
+ * other calls may be used on the same queue meanwhile.
+ *
+ * Thread safety: as dmk_nvme_read().
+ *
+ * Return: 0; -EAGAIN when every slot of the queue is in flight (reap
+ * first); -E2BIG when the transfer needs more than one command (nothing is
+ * submitted); the other errors of dmk_nvme_read() found before submitting
+ * (-EINVAL, -ERANGE, -EFAULT, -ENOTSUP, -ENOBUFS).
+ */
+int dmk_nvme_submit_buf(struct dmk_nvme *ctrl, unsigned queue, enum dmk_nvme_op op, uint64_t lba,
+			void *buf, size_t len, unsigned flags, uint64_t tag);
+
+/**
+ * dmk_nvme_reap() - collect asynchronous commands that ended
+ * @ctrl: the controller.
+ * @queue: the I/O queue pair.
+ * @done: receives the commands, in the order they completed.
+ * @max: room in @done; at least 1.
+ * @min: wait until at least this many have ended (0: only take what has),
+ *	or until none is left in flight.
+ * @count: receives how many were written to @done.
+ *
+ * Waits by polling or on the queue's MSI-X eventfd; a command older than
+ * the timeout ends with -ETIMEDOUT in its entry.
+ *
+ * Thread safety: as dmk_nvme_read().
+ *
+ * Return: 0 (each command's own result is in @done); -EINVAL for a bad
+ * queue, @max of 0 or @min above @max.
+ */
+int dmk_nvme_reap(struct dmk_nvme *ctrl, unsigned queue, struct dmk_nvme_done *done,
+		  unsigned max, unsigned min, unsigned *count);
+
+/**
  * dmk_nvme_flush() - make written blocks durable
  * @ctrl: the controller.
  * @queue: the I/O queue pair.

@@ -740,6 +740,82 @@ static void test_unregister_busy(void)
 	free(buf);
 }
 
+/*
+ * Asynchronous commands: a queue filled with 4 KiB reads in reverse order,
+ * -EAGAIN when it is full, every tag back once, the bytes right; a buffer
+ * with a command not yet reaped cannot be unregistered (-EBUSY).
+ */
+static void test_async(void)
+{
+	enum { CH = 4096 };
+	unsigned slots = info.queue_depth - 1, n = 0, seen = 0;
+	size_t len = (size_t)slots * CH;
+	uint64_t lba = take_lbas(len);
+	struct dmk_nvme_done done[64];
+	uint8_t pat[PAT_LEN];
+	uint8_t *x = alloc(CH);
+	struct dmk_region *rx = NULL;
+	bool tags_ok = true;
+	int err;
+
+	pattern(pat, 900);
+	fill_pat(bufa, len, pat);
+	if (dmk_nvme_write_buf(ctrl, 0, lba, bufa, len, 0)) {
+		result(false, "async-qd", "write of the reference data failed");
+		return;
+	}
+	dmkcheck(lba, len, pat);
+	memset(bufb, 0, len);
+	for (unsigned i = 0; i < slots; i++) {
+		unsigned k = slots - 1 - i;
+
+		err = dmk_nvme_submit_buf(ctrl, 0, DMK_NVME_OP_READ, lba + (uint64_t)k * CH / bs,
+					  bufb + (size_t)k * CH, CH, i % 2 ? DMK_NVME_IO_SGL : DMK_NVME_IO_PRP, k);
+		if (err) {
+			result(false, "async-qd", "submit %u of %u -> %d", i, slots, err);
+			return;
+		}
+	}
+	err = dmk_nvme_submit_buf(ctrl, 0, DMK_NVME_OP_READ, lba, bufb, CH, 0, 999);
+	result(err == -EAGAIN, "async-full", "submit into a full queue -> %d, want -EAGAIN", err);
+	while (seen < slots) {
+		if (dmk_nvme_reap(ctrl, 0, done, 64, slots - seen, &n) || !n)
+			break;
+		for (unsigned i = 0; i < n; i++) {
+			if (done[i].err || done[i].tag >= slots)
+				tags_ok = false;
+		}
+		seen += n;
+	}
+	result(seen == slots && tags_ok && !memcmp(bufa, bufb, len), "async-qd",
+	       "%u of %u reaped, tags %s, data %s", seen, slots, tags_ok ? "ok" : "wrong",
+	       memcmp(bufa, bufb, len) ? "differs" : "same");
+	err = dmk_nvme_submit_buf(ctrl, 0, DMK_NVME_OP_READ, lba, bufb, 2 * info.max_transfer, 0, 1);
+	result(err == -E2BIG, "async-too-big", "submit of twice the largest transfer -> %d", err);
+
+	/* Unregister while a read into the buffer is not reaped: -EBUSY. */
+	if (!x || dmk_region_register(sp, x, CH, DMK_PROT_RW, &rx)) {
+		result(false, "unregister-busy-async", "set-up failed");
+		return;
+	}
+	err = dmk_nvme_submit_buf(ctrl, 0, DMK_NVME_OP_READ, lba, x, CH, 0, 7);
+	if (!err) {
+		int busy = dmk_region_unregister(rx), after;
+
+		printf("  (unregister with a read in flight: %d, %s)\n", busy, dmk_last_error());
+		dmk_nvme_reap(ctrl, 0, done, 1, 1, &n);
+		after = dmk_region_unregister(rx);
+		result(busy == -EBUSY && n == 1 && !done[0].err && after == 0 &&
+		       !memcmp(x, bufa, CH), "unregister-busy-async",
+		       "unregister in flight -> %d, reaped %u (%d), then unregister -> %d", busy, n,
+		       n ? done[0].err : 0, after);
+	} else {
+		result(false, "unregister-busy-async", "submit -> %d", err);
+		dmk_region_unregister(rx);
+	}
+	free(x);
+}
+
 /* Reopen with MSI-X and a bounce pool: completions by eventfd; PRP from an odd address bounces. */
 static int test_msix(void)
 {
@@ -826,6 +902,7 @@ int main(void)
 	test_faults();
 	test_timeout();
 	test_unregister_busy();
+	test_async();
 	if (test_msix())
 		return 2;
 

@@ -191,14 +191,14 @@ static void finish(struct dmki_nvme_queue *q, unsigned cid, int *err)
 	dmki_nvme_slot_put(q, cid);
 }
 
-/* Oldest start among this call's commands in flight. */
-static uint64_t oldest(const struct dmki_nvme_queue *q, unsigned *cid)
+/* Oldest start among the sync call's (or the async) commands in flight. */
+static uint64_t oldest(const struct dmki_nvme_queue *q, bool async, unsigned *cid)
 {
 	uint64_t t = UINT64_MAX;
 
 	for (unsigned i = 0; i < q->nslots; i++)
 		if (q->slots[i].state == DMKI_SLOT_BUSY && !q->slots[i].done &&
-		    q->slots[i].started_ns < t) {
+		    q->slots[i].async == async && q->slots[i].started_ns < t) {
 			t = q->slots[i].started_ns;
 			*cid = i;
 		}
@@ -214,7 +214,7 @@ static int give_up(struct dmk_nvme *c, struct dmki_nvme_queue *q, unsigned late)
 	uint32_t nlb = ls->nlb;
 
 	for (unsigned i = 0; i < q->nslots; i++)
-		if (q->slots[i].state == DMKI_SLOT_BUSY) {
+		if (q->slots[i].state == DMKI_SLOT_BUSY && !q->slots[i].async) {
 			q->slots[i].state = DMKI_SLOT_LOST;
 			lost++;
 		}
@@ -224,14 +224,11 @@ static int give_up(struct dmk_nvme *c, struct dmki_nvme_queue *q, unsigned late)
 			 op_name(opc), lba, nlb, q->qid, late, c->timeout_ms, lost);
 }
 
-static int io(struct dmk_nvme *c, unsigned queue, uint8_t opc, uint64_t lba,
-	      const struct dmk_mem *mem, unsigned flags)
+/* What every read and write is checked for before a command is made. */
+static int check_io(const struct dmk_nvme *c, unsigned queue, uint8_t opc, uint64_t lba,
+		    const struct dmk_mem *mem, unsigned flags, bool *sgl)
 {
-	struct dmki_nvme_queue *q;
-	uint64_t total, bs, off = 0;
-	unsigned inflight = 0, ncmds = 0;
-	bool sgl;
-	int err = 0;
+	uint64_t total, bs;
 
 	if (!c || !mem)
 		return dmki_fail(-EINVAL, "%s needs a controller and a descriptor", op_name(opc));
@@ -252,10 +249,26 @@ static int io(struct dmk_nvme *c, unsigned queue, uint8_t opc, uint64_t lba,
 	if (lba >= c->info.nlba || total / bs > c->info.nlba - lba)
 		return dmki_fail(-ERANGE, "%s of LBA %" PRIu64 "+%" PRIu64 " lies beyond namespace %u of %" PRIu64 " blocks",
 				 op_name(opc), lba, total / bs, c->info.nsid, c->info.nlba);
-	sgl = flags & DMK_NVME_IO_SGL || (!(flags & DMK_NVME_IO_PRP) && c->info.dptr == DMK_NVME_DPTR_SGL);
-	if (sgl && !c->info.sgl)
+	*sgl = flags & DMK_NVME_IO_SGL || (!(flags & DMK_NVME_IO_PRP) && c->info.dptr == DMK_NVME_DPTR_SGL);
+	if (*sgl && !c->info.sgl)
 		return dmki_fail(-ENOTSUP, "SGLs asked for, but the controller does not support them");
+	return 0;
+}
 
+static int io(struct dmk_nvme *c, unsigned queue, uint8_t opc, uint64_t lba,
+	      const struct dmk_mem *mem, unsigned flags)
+{
+	struct dmki_nvme_queue *q;
+	uint64_t total, bs, off = 0;
+	unsigned inflight = 0, ncmds = 0;
+	bool sgl = false;
+	int err;
+
+	err = check_io(c, queue, opc, lba, mem, flags, &sgl);
+	if (err)
+		return err;
+	total = dmk_mem_length(mem);
+	bs = c->info.lba_size;
 	q = &c->io[queue];
 	pthread_mutex_lock(&q->lock);
 	for (;;) {
@@ -288,7 +301,7 @@ static int io(struct dmk_nvme *c, unsigned queue, uint8_t opc, uint64_t lba,
 						q->qid);
 			break;
 		}
-		t0 = oldest(q, &late);
+		t0 = oldest(q, false, &late);
 		if (dmki_nvme_wait(q, t0 + (uint64_t)c->timeout_ms * 1000000u) == -ETIMEDOUT) {
 			int r = give_up(c, q, late);
 
@@ -319,20 +332,26 @@ int dmk_nvme_write(struct dmk_nvme *c, unsigned queue, uint64_t lba, const struc
 }
 
 /* A one-entry descriptor on the stack: no allocation per I/O. */
+static void one_buf(struct dmk_mem *m, struct iovec *iov, uint8_t opc, void *buf, size_t len)
+{
+	iov->iov_base = buf;
+	iov->iov_len = len;
+	m->iov = iov;
+	m->iovcnt = 1;
+	m->cap = 1;
+	m->dir = opc == DMKI_NVME_CMD_READ ? DMK_FROM_DEVICE : DMK_TO_DEVICE;
+	m->total = len;
+}
+
 static int io_buf(struct dmk_nvme *c, unsigned queue, uint8_t opc, uint64_t lba, void *buf,
 		  size_t len, unsigned flags)
 {
-	struct iovec iov = { .iov_base = buf, .iov_len = len };
-	struct dmk_mem m = {
-		.iov = &iov,
-		.iovcnt = 1,
-		.cap = 1,
-		.dir = opc == DMKI_NVME_CMD_READ ? DMK_FROM_DEVICE : DMK_TO_DEVICE,
-		.total = len,
-	};
+	struct iovec iov;
+	struct dmk_mem m;
 
 	if ((uintptr_t)buf + len < (uintptr_t)buf)
 		return dmki_fail(-EINVAL, "buffer %p + %zu wraps around the address space", buf, len);
+	one_buf(&m, &iov, opc, buf, len);
 	return io(c, queue, opc, lba, &m, flags);
 }
 
@@ -368,5 +387,103 @@ int dmk_nvme_flush(struct dmk_nvme *c, unsigned queue)
 	if (status & 0x7ff)
 		return dmki_nvme_status_fail(status, "flush of namespace %u, queue %u", c->info.nsid,
 					     q->qid);
+	return 0;
+}
+
+int dmk_nvme_submit_buf(struct dmk_nvme *c, unsigned queue, enum dmk_nvme_op op, uint64_t lba,
+			void *buf, size_t len, unsigned flags, uint64_t tag)
+{
+	uint8_t opc = op == DMK_NVME_OP_WRITE ? DMKI_NVME_CMD_WRITE : DMKI_NVME_CMD_READ;
+	struct dmki_nvme_queue *q;
+	struct iovec iov;
+	struct dmk_mem m;
+	uint64_t got = 0;
+	bool sgl = false;
+	int cid, err;
+
+	if ((unsigned)op > DMK_NVME_OP_WRITE)
+		return dmki_fail(-EINVAL, "unknown operation %d", (int)op);
+	if ((uintptr_t)buf + len < (uintptr_t)buf)
+		return dmki_fail(-EINVAL, "buffer %p + %zu wraps around the address space", buf, len);
+	one_buf(&m, &iov, opc, buf, len);
+	err = check_io(c, queue, opc, lba, &m, flags, &sgl);
+	if (err)
+		return err;
+	if (len > c->max_xfer)
+		return dmki_fail(-E2BIG, "%zu bytes need more than one command (at most %" PRIu64 ")",
+				 len, c->max_xfer);
+	q = &c->io[queue];
+	pthread_mutex_lock(&q->lock);
+	cid = dmki_nvme_slot_get(q);
+	if (cid < 0) {
+		pthread_mutex_unlock(&q->lock);
+		return dmki_fail(-EAGAIN, "queue %u: all %u command slots are in flight", q->qid, q->nslots);
+	}
+	err = build(c, q, (unsigned)cid, opc, sgl, &m, 0, len, lba, &got);
+	if (!err && got < len) {
+		/* build() put it in the SQ already: take it back before ringing. */
+		q->sq_tail = (uint16_t)((q->sq_tail + q->depth - 1) % q->depth);
+		err = dmki_fail(-E2BIG, "%zu bytes need more segments than one command carries (it covers %" PRIu64 ")",
+				len, got);
+	}
+	if (err) {
+		dmki_nvme_slot_put(q, (unsigned)cid);
+	} else {
+		q->slots[cid].async = true;
+		q->slots[cid].tag = tag;
+		dmki_nvme_sq_ring(q);
+	}
+	pthread_mutex_unlock(&q->lock);
+	return err;
+}
+
+int dmk_nvme_reap(struct dmk_nvme *c, unsigned queue, struct dmk_nvme_done *done, unsigned max,
+		  unsigned min, unsigned *count)
+{
+	struct dmki_nvme_queue *q;
+	unsigned got = 0;
+
+	if (!c || !done || !count || queue >= c->nio || !max || min > max)
+		return dmki_fail(-EINVAL, "dmk_nvme_reap: bad queue %u, max %u or min %u", queue, max, min);
+	q = &c->io[queue];
+	pthread_mutex_lock(&q->lock);
+	dmki_nvme_reap(q);
+	for (;;) {
+		unsigned late = 0;
+		uint64_t t0;
+
+		while (q->nadone && got < max) {
+			unsigned cid = q->adone[q->adone_head];
+			struct dmki_nvme_slot *s = &q->slots[cid];
+			int err = 0;
+
+			q->adone_head = (q->adone_head + 1) % q->nslots;
+			q->nadone--;
+			finish(q, cid, &err);
+			done[got].tag = s->tag;
+			done[got].status = s->status;
+			done[got].err = err;
+			got++;
+		}
+		if (got >= min || got == max)
+			break;
+		t0 = oldest(q, true, &late);
+		if (t0 == UINT64_MAX)
+			break;		/* nothing in flight */
+		if (dmki_nvme_wait(q, t0 + (uint64_t)c->timeout_ms * 1000000u) == -ETIMEDOUT) {
+			struct dmki_nvme_slot *s = &q->slots[late];
+
+			s->state = DMKI_SLOT_LOST;
+			q->stats.timeouts++;
+			done[got].tag = s->tag;
+			done[got].status = 0;
+			done[got].err = dmki_fail(-ETIMEDOUT,
+						  "NVMe %s of LBA %" PRIu64 "+%u (queue %u, cid %u) did not complete within %u ms",
+						  op_name(s->opc), s->lba, s->nlb, q->qid, late, c->timeout_ms);
+			got++;
+		}
+	}
+	pthread_mutex_unlock(&q->lock);
+	*count = got;
 	return 0;
 }

@@ -78,6 +78,8 @@ struct dmki_nvme_slot {
 	uint64_t lba;
 	uint32_t nlb;
 	uint64_t bytes;
+	bool async;			/* submitted by dmk_nvme_submit_buf() */
+	uint64_t tag;
 };
 
 struct dmki_nvme_queue {
@@ -99,6 +101,8 @@ struct dmki_nvme_queue {
 	unsigned busy;			/* slots not free (busy or lost) */
 	uint16_t *done;			/* CIDs of busy slots the last reap completed */
 	unsigned ndone;
+	uint16_t *adone;		/* CIDs of async commands ended, a FIFO */
+	unsigned adone_head, nadone;
 	int efd;			/* MSI-X eventfd, or -1 to poll */
 	unsigned vector;
 	pthread_mutex_t lock;		/* one call at a time on the queue */
@@ -151,8 +155,9 @@ void dmki_nvme_slot_put(struct dmki_nvme_queue *q, unsigned cid);
 void dmki_nvme_sq_put(struct dmki_nvme_queue *q, uint32_t cmd[16], unsigned cid);
 void dmki_nvme_sq_ring(struct dmki_nvme_queue *q);
 /*
- * Take new completions: busy slots become done and are listed in q->done;
- * lost slots are released. Rings the CQ head doorbell. Returns how many.
+ * Take new completions: busy slots become done and are listed in q->done
+ * (async ones in q->adone); lost slots are released. Rings the CQ head
+ * doorbell. Returns how many were listed.
  */
 unsigned dmki_nvme_reap(struct dmki_nvme_queue *q);
 /*

@@ -41,11 +41,14 @@ int dmki_nvme_queue_init(struct dmk_nvme *c, struct dmki_nvme_queue *q, uint16_t
 	q->vector = vector;
 	q->slots = calloc(q->nslots, sizeof(*q->slots));
 	q->done = calloc(q->nslots, sizeof(*q->done));
-	if (!q->slots || !q->done) {
+	q->adone = calloc(q->nslots, sizeof(*q->adone));
+	if (!q->slots || !q->done || !q->adone) {
 		free(q->slots);
 		free(q->done);
+		free(q->adone);
 		q->slots = NULL;
 		q->done = NULL;
+		q->adone = NULL;
 		return dmki_fail(-ENOMEM, "no memory for %u command slots of queue %u", q->nslots, qid);
 	}
 	pthread_mutex_init(&q->lock, NULL);
@@ -66,8 +69,10 @@ void dmki_nvme_queue_fini(struct dmki_nvme_queue *q)
 	}
 	free(q->slots);
 	free(q->done);
+	free(q->adone);
 	q->slots = NULL;
 	q->done = NULL;
+	q->adone = NULL;
 	pthread_mutex_destroy(&q->lock);
 }
 
@@ -81,6 +86,7 @@ int dmki_nvme_slot_get(struct dmki_nvme_queue *q)
 			q->slots[i].done = false;
 			q->slots[i].status = 0;
 			q->slots[i].dw0 = 0;
+			q->slots[i].async = false;
 			q->hint = (i + 1) % q->nslots;
 			q->busy++;
 			return (int)i;
@@ -125,7 +131,7 @@ void dmki_nvme_sq_ring(struct dmki_nvme_queue *q)
 
 unsigned dmki_nvme_reap(struct dmki_nvme_queue *q)
 {
-	unsigned n = 0;
+	unsigned n = 0, listed = 0;
 
 	q->ndone = 0;
 	for (;;) {
@@ -158,13 +164,17 @@ unsigned dmki_nvme_reap(struct dmki_nvme_queue *q)
 		s->done = true;
 		s->dw0 = dw0;
 		s->status = (uint16_t)(dw3 >> 17);
-		q->done[q->ndone++] = cid;
+		if (s->async)
+			q->adone[(q->adone_head + q->nadone++) % q->nslots] = cid;
+		else
+			q->done[q->ndone++] = cid;
+		listed++;
 	}
 	if (n) {
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 		*q->cq_db = q->cq_head;
 	}
-	return n;
+	return listed;
 }
 
 /* Take a pending interrupt off the eventfd, so it wakes no later wait. */
@@ -184,7 +194,7 @@ int dmki_nvme_wait(struct dmki_nvme_queue *q, uint64_t deadline_ns)
 	for (;;) {
 		uint64_t now;
 
-		if (dmki_nvme_reap(q) && q->ndone) {
+		if (dmki_nvme_reap(q)) {
 			if (q->efd >= 0)
 				drain(q);
 			return 0;
