@@ -1,20 +1,43 @@
 #!/usr/bin/env bash
-# The main job: an application's posix_memalign buffer, its scatter-gather
-# list under NVMe's PRP rules, the PRP entries a controller would read.
-# As root the addresses are the buffer's real physical frames (phys space,
-# /proc/self/pagemap); otherwise a simulated IOMMU that scatters pages.
-# Installs what it is missing and builds first.
+# The main job, on a fresh Debian 12 machine (installs what it is missing):
+#  1. on the QEMU test bed (QEMU's nvme behind an emulated VT-d IOMMU, the
+#     guest kernel's real VFIO), examples/nvme_read reads 8 MiB from the
+#     namespace straight into an application's posix_memalign buffer, with
+#     no copy, and prints its scatter-gather list, the throughput and the
+#     check of every byte;
+#  2. on this host, a posix_memalign buffer's scatter-gather list under
+#     NVMe's PRP rules and the PRP list a controller reads: as root the
+#     buffer's real physical frames (/proc/self/pagemap), otherwise a
+#     simulated IOMMU that scatters pages.
+# Options: --no-testbed (only 2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
+
+testbed=1
+for a in "$@"; do
+	case "$a" in
+	--no-testbed) testbed=0 ;;
+	*) echo "usage: scripts/demo.sh [--no-testbed]" >&2; exit 2 ;;
+	esac
+done
 dmk_install_missing "${dmk_deps_build[@]}"
+[ $testbed = 1 ] && dmk_install_missing "${dmk_deps_testbed[@]}"
 [ -f build/build.ninja ] || meson setup build >/dev/null
 ninja -C build >/dev/null
 
+if [ $testbed = 1 ]; then
+	echo "== QEMU test bed: an application's buffer filled by the NVMe controller, zero copy"
+	log=$(mktemp)
+	trap 'rm -f "$log"' EXIT
+	rc=0
+	testbed/run --log "$log" build/tests/vm/nvme_read || rc=$?
+	sed -n '/DMKTEST BEGIN nvme_read/,/DMKTEST END nvme_read/p' "$log" | sed '1d;$d'
+	[ $rc -eq 0 ] || exit $rc
+	echo
+fi
+
 space=(--space sim --layout scattered)
 [ "$(id -u)" -eq 0 ] && space=(--space phys)
-echo "== a 40 KiB posix_memalign buffer at offset 512, NVMe PRP rules"
+echo "== this host: a 40 KiB posix_memalign buffer at offset 512 under NVMe PRP rules"
 ./build/tools/dmakit sgl "${space[@]}" --size 40K --offset 512 --rules nvme-prp
-echo
-echo "== the same buffer under NVMe SGL rules (byte-aligned data blocks)"
-./build/tools/dmakit sgl "${space[@]}" --size 40K --offset 513 --rules nvme-sgl
