@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * dmakit: PCI devices through VFIO.
+ * dmakit: PCI devices through VFIO (or, without an IOMMU, uio_pci_generic).
  *
  * A device is opened by its address (BDF, "0000:00:03.0") in a vfio space
  * (<dmakit/vfio.h>): its IOMMU group joins the space's container, and
@@ -18,6 +18,10 @@
  *	dmk_region_unregister(r);
  *	dmk_pci_close(dev);
  *	dmk_space_destroy(sp);
+ *
+ * Without an IOMMU, a device bound to uio_pci_generic is opened with
+ * dmk_pci_open_uio() and used with a phys space (<dmakit/space.h>): the
+ * device then sees physical addresses and nothing fences its DMA.
  */
 #ifndef DMAKIT_PCI_H
 #define DMAKIT_PCI_H
@@ -123,6 +127,33 @@ int dmk_pci_bind_vfio(const char *bdf);
  * another negative errno from VFIO (dmk_last_error() names the ioctl).
  */
 int dmk_pci_open(struct dmk_space *vfio_space, const char *bdf, struct dmk_pci **out);
+
+/**
+ * dmk_pci_open_uio() - open a device bound to uio_pci_generic, no VFIO
+ * @bdf: the device's address, "DDDD:BB:DD.F".
+ * @out: receives the device.
+ *
+ * For machines without an IOMMU (or with it off): configuration space is
+ * read and written through /sys/bus/pci/devices/@bdf/config, BARs are
+ * mapped from its resourceN files, and /dev/uioN is held open while the
+ * device is. Use the device with a phys space (dmk_space_phys_create()):
+ * drivers accept it in any phys space, and it sees physical addresses, so
+ * nothing stops a wrong address from reaching any memory. Needs root.
+ *
+ * Differences from a VFIO device: dmk_pci_irq_count() reports 0 vectors
+ * of every type and dmk_pci_irq_enable() fails with -ENOTSUP
+ * (uio_pci_generic routes no interrupts to eventfds: poll the device);
+ * dmk_pci_reset() fails with -ENOTSUP; dmk_pci_set_reach() only records
+ * the value, since a phys space cannot move memory below a limit.
+ *
+ * Thread safety: safe.
+ *
+ * Return: 0; -EINVAL for a malformed @bdf or a NULL @out; -ENODEV when
+ * there is no such device; -ENOENT when it is not bound to
+ * uio_pci_generic (no uio/uioN in sysfs) or /dev/uioN is missing; -EACCES
+ * or -EPERM without root; -ENOMEM.
+ */
+int dmk_pci_open_uio(const char *bdf, struct dmk_pci **out);
 
 /**
  * dmk_pci_close() - close a device

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* PCI devices through VFIO: BARs mapped into the process. */
+/* PCI devices: BARs mapped into the process (VFIO here, uio in uio.c). */
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -20,6 +20,12 @@ int dmk_pci_map_bar(struct dmk_pci *dev, unsigned bar, void **va, size_t *len)
 	pthread_mutex_lock(&dev->lock);
 	if (dev->bar[bar].va)
 		goto done;
+	if (dev->backend == DMKI_PCI_UIO) {
+		err = dmki_pci_uio_map_bar(dev, bar, &dev->bar[bar].va, &dev->bar[bar].len);
+		if (err)
+			goto out;
+		goto done;
+	}
 	err = dmki_pci_region_info(dev, VFIO_PCI_BAR0_REGION_INDEX + bar, &ri);
 	if (err)
 		goto out;

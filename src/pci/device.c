@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* PCI devices through VFIO: open, close, configuration space, reset. */
+/*
+ * PCI devices: open through VFIO, close, configuration space, reset, reach.
+ * The uio backend (uio.c) shares the configuration space calls: its @fd is
+ * the sysfs config file, at offset 0.
+ */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -9,6 +13,7 @@
 #include <unistd.h>
 
 #include <dmakit/pci.h>
+#include <dmakit/space.h>
 
 #include "../core/error_priv.h"
 #include "../space/vfio_priv.h"
@@ -18,8 +23,7 @@
 #define PCI_COMMAND_MEMORY 0x2
 #define PCI_COMMAND_MASTER 0x4
 
-/* Copy @bdf into @out as "DDDD:BB:DD.F" (a missing domain is 0000). */
-static int normalise_bdf(const char *bdf, char out[DMK_PCI_BDF_SIZE])
+int dmki_pci_normalise_bdf(const char *bdf, char out[DMK_PCI_BDF_SIZE])
 {
 	size_t len, colons = 0;
 
@@ -69,7 +73,8 @@ int dmk_pci_open(struct dmk_space *vfio_space, const char *bdf, struct dmk_pci *
 	dev->irq_type = -1;
 	pthread_mutex_init(&dev->lock, NULL);
 	dev->space = vfio_space;
-	err = normalise_bdf(bdf, dev->bdf);
+	dev->uio_fd = -1;
+	err = dmki_pci_normalise_bdf(bdf, dev->bdf);
 	if (err)
 		goto fail;
 	err = dmk_pci_iommu_group(dev->bdf, &dev->group);	/* -ENODEV when missing */
@@ -120,7 +125,10 @@ int dmk_pci_close(struct dmk_pci *dev)
 		return 0;
 	dmk_pci_irq_disable(dev);
 	dmki_pci_unmap_bars(dev);
-	dmki_vfio_dev_reach(dev->space, dev, 0);
+	if (dev->backend == DMKI_PCI_UIO)
+		dmki_pci_uio_close(dev);
+	else
+		dmki_vfio_dev_reach(dev->space, dev, 0);
 	close(dev->fd);
 	pthread_mutex_destroy(&dev->lock);
 	free(dev);
@@ -130,6 +138,13 @@ int dmk_pci_close(struct dmk_pci *dev)
 const char *dmk_pci_bdf(const struct dmk_pci *dev)
 {
 	return dev->bdf;
+}
+
+bool dmki_pci_in_space(const struct dmk_pci *dev, const struct dmk_space *sp)
+{
+	if (dev->backend == DMKI_PCI_UIO)
+		return sp && strcmp(dmk_space_kind(sp), "phys") == 0;
+	return dev->space == sp;
 }
 
 static int config_range(const struct dmk_pci *dev, unsigned offset, size_t len)
@@ -196,6 +211,9 @@ int dmk_pci_enable_bus_master(struct dmk_pci *dev)
 
 int dmk_pci_reset(struct dmk_pci *dev)
 {
+	if (dev->backend == DMKI_PCI_UIO)
+		return dmki_fail(-ENOTSUP, "%s: no reset through uio_pci_generic (VFIO only)",
+				 dev->bdf);
 	if (!(dev->flags & VFIO_DEVICE_FLAGS_RESET))
 		return dmki_fail(-ENOTSUP, "%s cannot be reset on its own (VFIO offers no reset)",
 				 dev->bdf);
@@ -211,5 +229,9 @@ int dmk_pci_set_reach(struct dmk_pci *dev, unsigned bits)
 {
 	if (bits < 12 || bits > 64)
 		return dmki_fail(-EINVAL, "reach of %u address bits is not within 12..64", bits);
+	if (dev->backend == DMKI_PCI_UIO) {
+		dev->reach = bits;	/* physical addresses: nothing to remap */
+		return 0;
+	}
 	return dmki_vfio_dev_reach(dev->space, dev, bits);
 }

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* PCI devices through VFIO: interrupts delivered to eventfds. */
+/*
+ * PCI devices through VFIO: interrupts delivered to eventfds. A uio device
+ * (uio.c) has none of them: its users poll.
+ */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +24,8 @@ int dmk_pci_irq_count(struct dmk_pci *dev, enum dmk_pci_irq_type type, unsigned 
 	if ((unsigned)type > DMK_PCI_IRQ_MSIX)
 		return dmki_fail(-EINVAL, "unknown interrupt type %d", (int)type);
 	*count = 0;
+	if (dev->backend == DMKI_PCI_UIO)
+		return 0;	/* uio_pci_generic offers no eventfds */
 	if ((unsigned)type >= dev->num_irqs)
 		return 0;
 	ii.index = (uint32_t)type;
@@ -72,6 +77,9 @@ int dmk_pci_irq_enable(struct dmk_pci *dev, enum dmk_pci_irq_type type, unsigned
 	unsigned have;
 	int *fds, err;
 
+	if (dev->backend == DMKI_PCI_UIO)
+		return dmki_fail(-ENOTSUP, "%s: no %s interrupts through uio_pci_generic: poll the device",
+				 dev->bdf, (unsigned)type <= DMK_PCI_IRQ_MSIX ? irq_names[type] : "such");
 	err = dmk_pci_irq_count(dev, type, &have);
 	if (err)
 		return err;
