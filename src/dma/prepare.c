@@ -401,6 +401,42 @@ static uint64_t walk_pages(struct gen *g, const struct dmk_region *r, uintptr_t 
 		uintptr_t pe = min_u64(align_down(p, DMK_HOST_PAGE) + DMK_HOST_PAGE, end);
 		uint64_t dev = pages[p >> DMK_HOST_PAGE_SHIFT] + (p & (DMK_HOST_PAGE - 1));
 
+		if (!(p & (DMK_HOST_PAGE - 1)) && pe - p == DMK_HOST_PAGE && !counted) {
+			/*
+			 * Whole pages: one load, one compare and, at a break in
+			 * device addresses, one store each. A page that needs
+			 * more thought stops this loop and goes the long way.
+			 */
+			uintptr_t i = p >> DMK_HOST_PAGE_SHIFT, last = end >> DMK_HOST_PAGE_SHIFT;
+			const uint64_t gmask = G - 1;
+			uint64_t run_end = run.addr + run.len;
+			/* The run may grow up to here (max_seg, saturating). */
+			uint64_t run_cap = run.addr + max_seg < run.addr ? UINT64_MAX : run.addr + max_seg;
+
+			for (; i < last; i++) {
+				dev = pages[i];
+				if (dev == run_end) {
+					if (unlikely(run_end + DMK_HOST_PAGE > run_cap))
+						break;
+					run_end += DMK_HOST_PAGE;
+					continue;
+				}
+				if (unlikely((((run_end - run.addr) & la_mask) | (run_end & end_mask) | (dev & gmask))))
+					break;
+				segs[n].addr = run.addr;
+				segs[n].len = run_end - run.addr;
+				n++;
+				run.addr = dev;
+				run_end = dev + DMK_HOST_PAGE;
+				run_cap = dev + max_seg < dev ? UINT64_MAX : dev + max_seg;
+			}
+			run.len = run_end - run.addr;
+			if (i == p >> DMK_HOST_PAGE_SHIFT)
+				goto general;	/* the first page itself needs the long way */
+			p = i << DMK_HOST_PAGE_SHIFT;
+			continue;
+		}
+general:
 		if (run.addr + run.len == dev) {
 			/* Contiguous: run over the following pages in a tight loop. */
 			uint64_t want = dev - (p & (DMK_HOST_PAGE - 1)) + DMK_HOST_PAGE;
