@@ -198,10 +198,13 @@ void dmk_nvme_opts_init(struct dmk_nvme_opts *opts);
 
 /**
  * dmk_nvme_open() - bring up an NVMe controller
- * @space: the vfio space @pci is open in; the driver's queues and list
- *	pages are registered there, and so must be the caller's buffers.
- * @pci: the controller, open with dmk_pci_open(); it stays owned by the
- *	caller, who closes it after dmk_nvme_close().
+ * @space: the vfio space @pci is open in, or a phys space for a @pci
+ *	from dmk_pci_open_uio(); the driver's queues and list pages are
+ *	registered there, and so must be the caller's buffers. In a phys
+ *	space they take one 2 MiB hugetlb page (the controller needs each
+ *	queue physically contiguous): reserve one first (vm.nr_hugepages).
+ * @pci: the controller, open with dmk_pci_open() or dmk_pci_open_uio();
+ *	it stays owned by the caller, who closes it after dmk_nvme_close().
  * @opts: options, or NULL for the defaults (dmk_nvme_opts_init()).
  * @out: receives the controller.
  *
@@ -216,13 +219,15 @@ void dmk_nvme_opts_init(struct dmk_nvme_opts *opts);
  *
  * Return: 0; -EINVAL for a bad option, a space that is not @pci's or a
  * device that is not an NVMe controller with 4 KiB pages and the NVM
- * command set; -ENOTSUP for @opts->use_msix without MSI-X, or
+ * command set, or queues too large for one huge page in a phys space;
+ * -ENOTSUP for @opts->use_msix without MSI-X (never through uio), or
  * %DMK_NVME_DPTR_SGL without controller support; -ENODEV for a namespace
  * that does not exist or is not active; -ETIMEDOUT when the controller
  * does not become ready or an admin command does not complete; -EIO when
  * it reports a fatal status (CSTS.CFS) or an admin command fails (the
- * status is named); -ENOMEM; the errors of dmk_pci_map_bar(),
- * dmk_region_register() and dmk_pci_irq_enable(). Nothing stays allocated
+ * status is named); -ENOMEM, also when a phys space finds no huge page
+ * reserved; the errors of dmk_pci_map_bar(), dmk_region_register() and
+ * dmk_pci_irq_enable(). Nothing stays allocated
  * on error; the controller may be left disabled.
  */
 int dmk_nvme_open(struct dmk_space *space, struct dmk_pci *pci,

@@ -135,19 +135,23 @@ static int alloc_memory(struct dmk_nvme *c, unsigned depth, unsigned adepth)
 	size_t len = pages_of((size_t)adepth * DMKI_NVME_SQE_SIZE) +
 		     pages_of((size_t)adepth * DMKI_NVME_CQE_SIZE) + DMKI_NVME_PAGE +
 		     per_io * c->opts.io_queues;
-	void *mem;
+	struct dmk_region_info ri;
+	uint8_t *mem;
 	int err;
 
-	if (posix_memalign(&mem, DMKI_NVME_PAGE, len))
-		return dmki_fail(-ENOMEM, "no memory for %zu bytes of NVMe queues and list pages", len);
-	memset(mem, 0, len);
+	err = dmki_nvme_contig_alloc(c->space, len, &mem, &c->mem_map);
+	if (err)
+		return err;
 	err = dmk_region_register(c->space, mem, len, DMK_PROT_RW, &c->region);
 	if (err) {
-		free(mem);
+		dmki_nvme_contig_free(mem, c->mem_map);
 		return err;
 	}
 	c->mem = mem;
 	c->mem_len = len;
+	if (!dmk_region_info(c->region, &ri) && ri.dev_runs != 1)
+		return dmki_fail(-EINVAL, "the driver's %zu bytes of queue memory lie in %zu device runs of a %s space; the controller needs one",
+				 len, ri.dev_runs, dmk_space_kind(c->space));
 	for (size_t off = 0; off < len; off += DMKI_NVME_PAGE) {
 		uint64_t dev = 0;
 
@@ -165,7 +169,8 @@ static void free_memory(struct dmk_nvme *c)
 {
 	if (c->region)
 		dmk_region_unregister(c->region);
-	free(c->mem);
+	if (c->mem)
+		dmki_nvme_contig_free(c->mem, c->mem_map);
 	c->region = NULL;
 	c->mem = NULL;
 }
@@ -319,8 +324,8 @@ int dmk_nvme_open(struct dmk_space *space, struct dmk_pci *pci,
 
 	if (!space || !pci || !out)
 		return dmki_fail(-EINVAL, "dmk_nvme_open needs a space, a device and a result pointer");
-	if (pci->space != space)
-		return dmki_fail(-EINVAL, "%s is not open in the space given to dmk_nvme_open",
+	if (!dmki_pci_in_space(pci, space))
+		return dmki_fail(-EINVAL, "%s is not open in the space given to dmk_nvme_open (a uio device needs a phys space)",
 				 dmk_pci_bdf(pci));
 	c = calloc(1, sizeof(*c));
 	if (!c)

@@ -123,6 +123,7 @@ struct dmk_nvme {
 	/* Queues, list pages and the identify page: one registration. */
 	uint8_t *mem;
 	size_t mem_len;
+	size_t mem_map;			/* bytes of its huge page mapping, 0 when malloc'd */
 	uint64_t mem_dev;
 	struct dmk_region *region;
 	uint8_t *idbuf;
@@ -178,6 +179,16 @@ void dmki_nvme_delete_io_queues(struct dmk_nvme *c);
 
 /* io.c */
 int dmki_nvme_specs(struct dmk_nvme *c);
+
+/* contig.c */
+/*
+ * Zeroed memory for the driver's queues that the space can make one
+ * device-contiguous run: posix_memalign, or one 2 MiB hugetlb page in a
+ * phys space (*@map_len its size, 0 otherwise). -EINVAL when @len does not
+ * fit a huge page, -ENOMEM when none is reserved.
+ */
+int dmki_nvme_contig_alloc(struct dmk_space *sp, size_t len, uint8_t **va, size_t *map_len);
+void dmki_nvme_contig_free(uint8_t *va, size_t map_len);
 
 /* status.c */
 /* -EIO (or 0), "NVMe status SCT/SC Name (DNR) " then @fmt. */
