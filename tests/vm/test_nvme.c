@@ -865,6 +865,85 @@ static int test_msix(void)
 	return 0;
 }
 
+/* Two threads, each on its own I/O queue, at the same time. */
+struct qthread {
+	unsigned queue;
+	uint64_t lba;
+	uint8_t *src, *dst;
+	size_t len;
+	unsigned seed;
+	int err;
+	bool same;
+};
+
+static void *qthread_run(void *arg)
+{
+	struct qthread *t = arg;
+	uint8_t pat[PAT_LEN];
+
+	pattern(pat, t->seed);
+	for (int round = 0; round < 8 && !t->err; round++) {
+		fill_pat(t->src, t->len, pat);
+		memset(t->dst, 0, t->len);
+		t->err = dmk_nvme_write_buf(ctrl, t->queue, t->lba, t->src, t->len, 0);
+		if (!t->err)
+			t->err = dmk_nvme_read_buf(ctrl, t->queue, t->lba, t->dst, t->len, 0);
+	}
+	t->same = !t->err && !memcmp(t->src, t->dst, t->len);
+	return NULL;
+}
+
+static void test_threads(void)
+{
+	struct qthread t[2];
+	pthread_t th[2];
+
+	for (unsigned i = 0; i < 2; i++) {
+		t[i] = (struct qthread){ .queue = i, .len = 256 * KiB, .seed = 1000 + i };
+		t[i].lba = take_lbas(t[i].len);
+		t[i].src = bufa + (size_t)i * MiB;
+		t[i].dst = bufb + (size_t)i * MiB;
+		pthread_create(&th[i], NULL, qthread_run, &t[i]);
+	}
+	for (unsigned i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	result(t[0].same && t[1].same, "two-queues-two-threads", "queue 0: %d %s, queue 1: %d %s",
+	       t[0].err, t[0].same ? "same" : "differs", t[1].err, t[1].same ? "same" : "differs");
+	for (unsigned i = 0; i < 2; i++)
+		if (t[i].same) {
+			uint8_t pat[PAT_LEN];
+
+			pattern(pat, t[i].seed);
+			dmkcheck(t[i].lba, t[i].len, pat);
+		}
+}
+
+/* A controller opened with PRPs as its default uses them when a call does not choose. */
+static int test_default_prp(void)
+{
+	struct dmk_nvme_opts o;
+	struct dmk_nvme_stats s0, s1;
+	int err;
+
+	dmk_nvme_close(ctrl);
+	ctrl = NULL;
+	dmk_nvme_opts_init(&o);
+	o.dptr = DMK_NVME_DPTR_PRP;
+	SETUP(dmk_nvme_open(sp, pci, &o, &ctrl), "reopen-prp");
+	dmk_nvme_info(ctrl, &info);
+	s0 = stats();
+	if (roundtrip("default-prp", take_lbas(40960), bufa + 16, bufb, 40960, 1100, 0, 0)) {
+		s1 = stats();
+		result(info.dptr == DMK_NVME_DPTR_PRP && s1.prp_commands - s0.prp_commands == 2 &&
+		       s1.sgl_commands == s0.sgl_commands, "default-prp",
+		       "dptr %d, %" PRIu64 " PRP and %" PRIu64 " SGL commands", (int)info.dptr,
+		       s1.prp_commands - s0.prp_commands, s1.sgl_commands - s0.sgl_commands);
+	}
+	err = dmk_nvme_flush(ctrl, 0);
+	result(!err, "flush", "-> %d", err);
+	return 0;
+}
+
 int main(void)
 {
 	const char *bdf = getenv("DMK_NVME_BDF");
@@ -904,6 +983,9 @@ int main(void)
 	test_unregister_busy();
 	test_async();
 	if (test_msix())
+		return 2;
+	test_threads();
+	if (test_default_prp())
 		return 2;
 
 	{
