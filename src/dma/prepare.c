@@ -321,7 +321,6 @@ static int run_at(struct gen *g, char **va_out, uint64_t *dev, uint64_t *len,
 	struct dmk_space *sp = g->d->space;
 	uintptr_t va = (uintptr_t)g->iov[g->iov_i].iov_base + g->iov_off;
 	uint64_t max = min_u64(g->iov[g->iov_i].iov_len - g->iov_off, g->target - g->x);
-	const struct dmk_radix_slot *s;
 	struct dmk_region *r;
 	uint64_t ignored;
 
@@ -333,8 +332,8 @@ static int run_at(struct gen *g, char **va_out, uint64_t *dev, uint64_t *len,
 	if (!r || va < r->pva || va >= r->pva + r->plen)
 		r = g->hint;
 	if (!r || va < r->pva || va >= r->pva + r->plen) {
-		s = dmki_radix_lookup(&sp->radix, va, &ignored);
-		r = s ? atomic_load_explicit(&s->region, memory_order_acquire) : NULL;
+		if (!dmki_radix_lookup(&sp->radix, va, &ignored, &r))
+			r = NULL;
 	}
 	if (unlikely(!r))
 		return dmki_fail(-EFAULT, "byte %" PRIu64 " of the transfer (%#" PRIxPTR ") is in no registered page",

@@ -24,7 +24,7 @@ void dmki_radix_fini(struct dmk_radix *rx)
 		if (!t2)
 			continue;
 		for (size_t j = 0; j < DMK_L2_ENTRIES; j++) {
-			uint64_t w = atomic_load_explicit(&t2->slot[j].word, memory_order_relaxed);
+			uint64_t w = atomic_load_explicit(&t2->word[j], memory_order_relaxed);
 
 			if (w & DMK_SLOT_TABLE)
 				free((void *)(uintptr_t)(w & ~DMK_SLOT_FLAGS));
@@ -45,15 +45,15 @@ static struct dmk_radix_table *table_new(void)
 	return t;
 }
 
-static void slot_set(struct dmk_radix_slot *s, uint64_t word, struct dmk_region *r)
+static void slot_set(struct dmk_radix_table *t, unsigned i, uint64_t word, struct dmk_region *r)
 {
 	/*
 	 * Region first: a reader that sees the new word may still pair it with
 	 * the old region, which is harmless because the DMA path translates
 	 * through the region it records, never through the word.
 	 */
-	atomic_store_explicit(&s->region, r, memory_order_release);
-	atomic_store_explicit(&s->word, word, memory_order_release);
+	atomic_store_explicit(&t->region[i], r, memory_order_release);
+	atomic_store_explicit(&t->word[i], word, memory_order_release);
 }
 
 /* True when @r translates the whole granule at @gva contiguously. */
@@ -82,7 +82,7 @@ int dmki_radix_fill(struct dmk_radix *rx, struct dmk_region *r, uintptr_t va, ui
 		uintptr_t gva = align_down(va, DMK_GRANULE);
 		uintptr_t gend = min_u64(gva + DMK_GRANULE, end);
 		struct dmk_radix_table *t2, *t3;
-		struct dmk_radix_slot *s2;
+		unsigned i2;
 		uint64_t w;
 
 		t2 = atomic_load_explicit(&rx->l1[va >> DMK_L1_SHIFT], memory_order_relaxed);
@@ -92,8 +92,8 @@ int dmki_radix_fill(struct dmk_radix *rx, struct dmk_region *r, uintptr_t va, ui
 				return -ENOMEM;
 			atomic_store_explicit(&rx->l1[va >> DMK_L1_SHIFT], t2, memory_order_release);
 		}
-		s2 = &t2->slot[(va >> DMK_L2_SHIFT) & (DMK_L2_ENTRIES - 1)];
-		w = atomic_load_explicit(&s2->word, memory_order_relaxed);
+		i2 = (va >> DMK_L2_SHIFT) & (DMK_L2_ENTRIES - 1);
+		w = atomic_load_explicit(&t2->word[i2], memory_order_relaxed);
 		if (w & DMK_SLOT_VALID) {
 			/* An older registration translates the whole granule. */
 			va = gend;
@@ -101,34 +101,34 @@ int dmki_radix_fill(struct dmk_radix *rx, struct dmk_region *r, uintptr_t va, ui
 		}
 		if (!(w & DMK_SLOT_TABLE)) {
 			if (va == gva && gend == gva + DMK_GRANULE && region_spans_granule(r, gva)) {
-				slot_set(s2, dmk_region_dev(r, gva) | DMK_SLOT_VALID, r);
+				slot_set(t2, i2, dmk_region_dev(r, gva) | DMK_SLOT_VALID, r);
 				va = gend;
 				continue;
 			}
 			t3 = table_new();
 			if (!t3)
 				return -ENOMEM;
-			slot_set(s2, (uint64_t)(uintptr_t)t3 | DMK_SLOT_TABLE, NULL);
+			slot_set(t2, i2, (uint64_t)(uintptr_t)t3 | DMK_SLOT_TABLE, NULL);
 		} else {
 			t3 = (struct dmk_radix_table *)(uintptr_t)(w & ~DMK_SLOT_FLAGS);
 		}
 		for (; va < gend; va += DMK_HOST_PAGE) {
-			struct dmk_radix_slot *s3 = &t3->slot[(va >> DMK_L3_SHIFT) & (DMK_L3_ENTRIES - 1)];
+			unsigned i3 = (va >> DMK_L3_SHIFT) & (DMK_L3_ENTRIES - 1);
 
-			if (atomic_load_explicit(&s3->word, memory_order_relaxed) & DMK_SLOT_VALID)
+			if (atomic_load_explicit(&t3->word[i3], memory_order_relaxed) & DMK_SLOT_VALID)
 				continue;
-			slot_set(s3, dmk_region_dev(r, va) | DMK_SLOT_VALID, r);
+			slot_set(t3, i3, dmk_region_dev(r, va) | DMK_SLOT_VALID, r);
 		}
 	}
 	return 0;
 }
 
-static void slot_clear_if(struct dmk_radix_slot *s, const struct dmk_region *r)
+static void slot_clear_if(struct dmk_radix_table *t, unsigned i, const struct dmk_region *r)
 {
-	if (atomic_load_explicit(&s->region, memory_order_relaxed) != r)
+	if (atomic_load_explicit(&t->region[i], memory_order_relaxed) != r)
 		return;
-	atomic_store_explicit(&s->word, 0, memory_order_release);
-	atomic_store_explicit(&s->region, NULL, memory_order_release);
+	atomic_store_explicit(&t->word[i], 0, memory_order_release);
+	atomic_store_explicit(&t->region[i], NULL, memory_order_release);
 }
 
 void dmki_radix_clear(struct dmk_radix *rx, const struct dmk_region *r, uintptr_t va,
@@ -139,7 +139,7 @@ void dmki_radix_clear(struct dmk_radix *rx, const struct dmk_region *r, uintptr_
 	while (va < end) {
 		uintptr_t gend = min_u64(align_down(va, DMK_GRANULE) + DMK_GRANULE, end);
 		struct dmk_radix_table *t2, *t3;
-		struct dmk_radix_slot *s2;
+		unsigned i2;
 		uint64_t w;
 
 		t2 = atomic_load_explicit(&rx->l1[va >> DMK_L1_SHIFT], memory_order_relaxed);
@@ -147,16 +147,16 @@ void dmki_radix_clear(struct dmk_radix *rx, const struct dmk_region *r, uintptr_
 			va = gend;
 			continue;
 		}
-		s2 = &t2->slot[(va >> DMK_L2_SHIFT) & (DMK_L2_ENTRIES - 1)];
-		w = atomic_load_explicit(&s2->word, memory_order_relaxed);
+		i2 = (va >> DMK_L2_SHIFT) & (DMK_L2_ENTRIES - 1);
+		w = atomic_load_explicit(&t2->word[i2], memory_order_relaxed);
 		if (!(w & DMK_SLOT_TABLE)) {
-			slot_clear_if(s2, r);
+			slot_clear_if(t2, i2, r);
 			va = gend;
 			continue;
 		}
 		t3 = (struct dmk_radix_table *)(uintptr_t)(w & ~DMK_SLOT_FLAGS);
 		for (; va < gend; va += DMK_HOST_PAGE)
-			slot_clear_if(&t3->slot[(va >> DMK_L3_SHIFT) & (DMK_L3_ENTRIES - 1)], r);
+			slot_clear_if(t3, (va >> DMK_L3_SHIFT) & (DMK_L3_ENTRIES - 1), r);
 	}
 }
 
@@ -164,18 +164,19 @@ void dmki_radix_clear(struct dmk_radix *rx, const struct dmk_region *r, uintptr_
  * Split a granule slot of @old into an L3 table with the same translations,
  * so that single pages can change hands without a moment untranslated.
  */
-static struct dmk_radix_table *split_granule(struct dmk_radix_slot *s2, struct dmk_region *old)
+static struct dmk_radix_table *split_granule(struct dmk_radix_table *t2, unsigned i2,
+					     struct dmk_region *old)
 {
-	uint64_t base = atomic_load_explicit(&s2->word, memory_order_relaxed) & ~DMK_SLOT_FLAGS;
+	uint64_t base = atomic_load_explicit(&t2->word[i2], memory_order_relaxed) & ~DMK_SLOT_FLAGS;
 	struct dmk_radix_table *t3 = table_new();
 
 	if (!t3)
 		return NULL;
 	for (unsigned i = 0; i < DMK_L3_ENTRIES; i++) {
-		atomic_init(&t3->slot[i].word, (base + ((uint64_t)i << DMK_L3_SHIFT)) | DMK_SLOT_VALID);
-		atomic_init(&t3->slot[i].region, old);
+		atomic_init(&t3->word[i], (base + ((uint64_t)i << DMK_L3_SHIFT)) | DMK_SLOT_VALID);
+		atomic_init(&t3->region[i], old);
 	}
-	slot_set(s2, (uint64_t)(uintptr_t)t3 | DMK_SLOT_TABLE, NULL);
+	slot_set(t2, i2, (uint64_t)(uintptr_t)t3 | DMK_SLOT_TABLE, NULL);
 	return t3;
 }
 
@@ -188,7 +189,7 @@ int dmki_radix_replace(struct dmk_radix *rx, const struct dmk_region *old, struc
 		uintptr_t gva = align_down(va, DMK_GRANULE);
 		uintptr_t gend = min_u64(gva + DMK_GRANULE, end);
 		struct dmk_radix_table *t2, *t3;
-		struct dmk_radix_slot *s2;
+		unsigned i2;
 		uint64_t w;
 
 		t2 = atomic_load_explicit(&rx->l1[va >> DMK_L1_SHIFT], memory_order_relaxed);
@@ -196,30 +197,30 @@ int dmki_radix_replace(struct dmk_radix *rx, const struct dmk_region *old, struc
 			va = gend;
 			continue;
 		}
-		s2 = &t2->slot[(va >> DMK_L2_SHIFT) & (DMK_L2_ENTRIES - 1)];
-		w = atomic_load_explicit(&s2->word, memory_order_relaxed);
+		i2 = (va >> DMK_L2_SHIFT) & (DMK_L2_ENTRIES - 1);
+		w = atomic_load_explicit(&t2->word[i2], memory_order_relaxed);
 		if (!(w & DMK_SLOT_TABLE)) {
 			if (!(w & DMK_SLOT_VALID) ||
-			    atomic_load_explicit(&s2->region, memory_order_relaxed) != old) {
+			    atomic_load_explicit(&t2->region[i2], memory_order_relaxed) != old) {
 				va = gend;
 				continue;
 			}
 			if (va == gva && gend == gva + DMK_GRANULE && region_spans_granule(r, gva)) {
-				slot_set(s2, dmk_region_dev(r, gva) | DMK_SLOT_VALID, r);
+				slot_set(t2, i2, dmk_region_dev(r, gva) | DMK_SLOT_VALID, r);
 				va = gend;
 				continue;
 			}
-			t3 = split_granule(s2, (struct dmk_region *)old);
+			t3 = split_granule(t2, i2, (struct dmk_region *)old);
 			if (!t3)
 				return -ENOMEM;
 		} else {
 			t3 = (struct dmk_radix_table *)(uintptr_t)(w & ~DMK_SLOT_FLAGS);
 		}
 		for (; va < gend; va += DMK_HOST_PAGE) {
-			struct dmk_radix_slot *s3 = &t3->slot[(va >> DMK_L3_SHIFT) & (DMK_L3_ENTRIES - 1)];
+			unsigned i3 = (va >> DMK_L3_SHIFT) & (DMK_L3_ENTRIES - 1);
 
-			if (atomic_load_explicit(&s3->region, memory_order_relaxed) == old)
-				slot_set(s3, dmk_region_dev(r, va) | DMK_SLOT_VALID, r);
+			if (atomic_load_explicit(&t3->region[i3], memory_order_relaxed) == old)
+				slot_set(t3, i3, dmk_region_dev(r, va) | DMK_SLOT_VALID, r);
 		}
 	}
 	return 0;

@@ -55,14 +55,11 @@ static void list_del(struct dmk_space *sp, struct dmk_region *r)
 static struct dmk_region *find_container(struct dmk_space *sp, uintptr_t va, size_t len,
 					 unsigned prot)
 {
-	const struct dmk_radix_slot *s;
 	struct dmk_region *r;
 	uint64_t dev;
 
-	s = dmki_radix_lookup(&sp->radix, va, &dev);
-	if (!s)
+	if (!dmki_radix_lookup(&sp->radix, va, &dev, &r))
 		return NULL;
-	r = atomic_load_explicit(&s->region, memory_order_relaxed);
 	if (r && va >= r->va && va + len <= r->va + r->len && (r->prot & prot) == prot)
 		return r;
 	/*
@@ -82,7 +79,7 @@ static bool range_has_slots(struct dmk_space *sp, uintptr_t va, size_t len)
 	uint64_t dev;
 
 	for (uintptr_t p = va; p < va + len; p += DMK_HOST_PAGE)
-		if (dmki_radix_lookup(&sp->radix, p, &dev))
+		if (dmki_radix_lookup(&sp->radix, p, &dev, NULL))
 			return true;
 	return false;
 }

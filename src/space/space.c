@@ -99,7 +99,7 @@ const char *dmk_space_kind(const struct dmk_space *sp)
 
 int dmk_space_translate(const struct dmk_space *sp, const void *va, uint64_t *dev)
 {
-	if (likely(dmki_radix_lookup(&sp->radix, (uintptr_t)va, dev)))
+	if (likely(dmki_radix_lookup(&sp->radix, (uintptr_t)va, dev, NULL)))
 		return 0;
 	return dmki_fail(-EFAULT, "%p is in no page registered in this %s space", va, sp->ops->kind);
 }
