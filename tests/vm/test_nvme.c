@@ -35,6 +35,8 @@
 #include <dmakit/space.h>
 #include <dmakit/vfio.h>
 
+#include "drivers/nvme/debug.h"	/* hold the doorbells: commands that never complete */
+
 #define KiB 1024u
 #define MiB (1024u * 1024u)
 #define PAT_LEN 13
@@ -944,6 +946,75 @@ static int test_default_prp(void)
 	return 0;
 }
 
+static double ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/*
+ * I/O commands that never complete (the doorbells held back): a read fails
+ * with -ETIMEDOUT after the controller's timeout, its buffer stays held
+ * (unregister refuses it), an asynchronous read ends with -ETIMEDOUT too;
+ * once the doorbell rings again the controller completes them, the driver
+ * lets the buffer go, and the queue works on.
+ */
+static int test_io_timeout(void)
+{
+	struct dmk_nvme_opts o;
+	struct dmk_nvme_done d;
+	struct dmk_region *rx = NULL;
+	struct timespec t0;
+	uint8_t *x = alloc(8192);
+	unsigned n = 0;
+	double ms;
+	int err, busy, after = -1;
+
+	dmk_nvme_close(ctrl);
+	ctrl = NULL;
+	dmk_nvme_opts_init(&o);
+	o.timeout_ms = 300;
+	o.queue_depth = 8;
+	SETUP(dmk_nvme_open(sp, pci, &o, &ctrl), "reopen-timeout");
+	dmk_nvme_info(ctrl, &info);
+	if (!x || dmk_region_register(sp, x, 8192, DMK_PROT_RW, &rx)) {
+		result(false, "io-timeout", "set-up failed");
+		return 0;
+	}
+	dmki_nvme_debug_hold_doorbells(true);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	err = dmk_nvme_read_buf(ctrl, 0, 64, x, 8192, 0);
+	ms = ms_since(&t0);
+	result(err == -ETIMEDOUT && ms >= 290 && ms < 3000 &&
+	       strstr(dmk_last_error(), "did not complete within 300 ms"), "io-timeout",
+	       "read whose doorbell never rang -> %d after %.0f ms", err, ms);
+	printf("  (%s)\n", dmk_last_error());
+	busy = dmk_region_unregister(rx);
+	result(busy == -EBUSY, "io-timeout-buffer-held",
+	       "unregister of the buffer of a command given up on -> %d, want -EBUSY", busy);
+	err = dmk_nvme_submit_buf(ctrl, 0, DMK_NVME_OP_READ, 64, bufb, 4096, 0, 42);
+	if (!err)
+		err = dmk_nvme_reap(ctrl, 0, &d, 1, 1, &n);
+	result(!err && n == 1 && d.tag == 42 && d.err == -ETIMEDOUT, "async-timeout",
+	       "submit/reap with the doorbell held -> %d, %u done, tag %" PRIu64 " err %d", err, n,
+	       n ? d.tag : 0, n ? d.err : 0);
+	dmki_nvme_debug_hold_doorbells(false);
+	/* The next doorbell hands the lost commands over with the new one. */
+	result(roundtrip("after-io-timeout", take_lbas(4096), bufa, bufb + 8192, 4096, 1200, 0, 0),
+	       "after-io-timeout", "-");
+	for (int i = 0; i < 50 && after; i++) {
+		after = dmk_region_unregister(rx);
+		if (after)
+			dmk_nvme_flush(ctrl, 0);	/* waits on the queue: reaps late completions */
+	}
+	result(after == 0, "io-timeout-released",
+	       "unregister after the lost commands completed -> %d", after);
+	free(x);
+	return 0;
+}
+
 int main(void)
 {
 	const char *bdf = getenv("DMK_NVME_BDF");
@@ -986,6 +1057,8 @@ int main(void)
 		return 2;
 	test_threads();
 	if (test_default_prp())
+		return 2;
+	if (test_io_timeout())
 		return 2;
 
 	{

@@ -16,8 +16,17 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/bits.h"
 #include "core/error_priv.h"
+#include "debug.h"
 #include "nvme_priv.h"
+
+static bool dmki_hold_doorbells;
+
+void dmki_nvme_debug_hold_doorbells(bool hold)
+{
+	__atomic_store_n(&dmki_hold_doorbells, hold, __ATOMIC_SEQ_CST);
+}
 
 int dmki_nvme_queue_init(struct dmk_nvme *c, struct dmki_nvme_queue *q, uint16_t qid,
 			 unsigned depth, uint8_t *sq, uint64_t sq_dev, uint8_t *cq,
@@ -126,6 +135,8 @@ void dmki_nvme_sq_ring(struct dmki_nvme_queue *q)
 {
 	/* The entries must be in memory before the controller hears of them. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (unlikely(__atomic_load_n(&dmki_hold_doorbells, __ATOMIC_RELAXED)))
+		return;
 	*q->sq_db = q->sq_tail;
 }
 
