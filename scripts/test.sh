@@ -4,7 +4,8 @@
 #     unit, property, phys (root), exports and kernel-doc tests;
 #  2. an AddressSanitizer + UndefinedBehaviorSanitizer build and its tests;
 #  3. the QEMU test bed: the guest tests (real VFIO, emulated VT-d, QEMU's
-#     nvme and edu devices), booted once.
+#     nvme and edu devices), booted once; then the no-IOMMU guest tests
+#     (uio_pci_generic, physical addresses) in a second boot.
 # Installs what it is missing. Ends with "dmakit: N passed, N failed".
 # Options: --no-testbed (skip 3), --no-asan (skip 2).
 set -euo pipefail
@@ -59,11 +60,10 @@ if [ $asan = 1 ]; then
 	ASAN_OPTIONS=detect_leaks=1 run_meson_tests build-asan -Db_sanitize=address,undefined \
 		-Db_lundef=false -Dman=false -Dc_args=-fno-sanitize-recover=undefined
 fi
-if [ $testbed = 1 ]; then
-	echo "== QEMU test bed"
+run_testbed() { # ninja target of the build dir: one boot, its tests counted
+	local log rc=0 line ok bad=0
 	log=$(mktemp)
-	rc=0
-	ninja -C build testbed 2>&1 | tee "$log" || rc=$?
+	ninja -C build "$1" 2>&1 | tee "$log" || rc=$?
 	line=$(grep -E '^testbed: [0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1 || true)
 	if [ -n "$line" ]; then
 		ok=$(sed -E 's/^testbed: ([0-9]+) passed.*/\1/' <<<"$line")
@@ -71,10 +71,20 @@ if [ $testbed = 1 ]; then
 		passed=$((passed + ok)); failed=$((failed + bad))
 	fi
 	# A bed that failed without saying which test (boot, timeout) counts once.
-	if [ $rc -ne 0 ] && { [ -z "$line" ] || [ "${bad:-0}" -eq 0 ]; }; then
+	if [ $rc -ne 0 ] && { [ -z "$line" ] || [ "$bad" -eq 0 ]; }; then
 		failed=$((failed + 1))
 	fi
 	rm -f "$log"
+}
+
+if [ $testbed = 1 ]; then
+	echo "== QEMU test bed"
+	run_testbed testbed
+	# The second boot, without the IOMMU (uio_pci_generic, phys space).
+	if ninja -C build -t targets all 2>/dev/null | grep -q '^testbed-noiommu:'; then
+		echo "== QEMU test bed without IOMMU"
+		run_testbed testbed-noiommu
+	fi
 fi
 echo "dmakit: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
