@@ -31,6 +31,10 @@
  *	dmk_pci_close(pci);
  *	dmk_space_destroy(sp);
  *
+ * dmk_nvme_read() and dmk_nvme_write() wait for their commands; for more
+ * than one command in flight on one thread, dmk_nvme_submit_buf() starts a
+ * command and dmk_nvme_reap() collects the ended ones.
+ *
  * Errors: every NVMe status other than success becomes -EIO, with the
  * status named in dmk_last_error() ("NVMe status 0x0/0x04 Data Transfer
  * Error (DNR) on read of LBA 0+8, queue 1, cid 3"); a command that does not
@@ -239,9 +243,9 @@ int dmk_nvme_open(struct dmk_space *space, struct dmk_pci *pci,
  *
  * Deletes the I/O queues, shuts the controller down (CC.SHN, waiting for
  * CSTS.SHST up to CAP.TO) and disables it, disables its interrupts, and
- * releases the queue memory. Commands given up on after a timeout are
- * forgotten: their buffers' registrations are released too. No call on
- * @ctrl may be running.
+ * releases the queue memory. Commands given up on after a timeout, and
+ * asynchronous commands not yet reaped, are forgotten: the holds on their
+ * buffers' registrations are released too. No call on @ctrl may be running.
  *
  * Thread safety: not with any other use of @ctrl.
  *
@@ -324,7 +328,8 @@ int dmk_nvme_dma_spec(const struct dmk_nvme *ctrl, enum dmk_nvme_dptr dptr,
  * dmk_last_error()); -ETIMEDOUT when a command does not complete within
  * the timeout (its buffer stays held by the driver until it completes or
  * the controller is closed: dmk_region_unregister() refuses it with
- * -EBUSY meanwhile).
+ * -EBUSY meanwhile); -EAGAIN when every slot of the queue is held by
+ * commands given up on.
  */
 int dmk_nvme_read(struct dmk_nvme *ctrl, unsigned queue, uint64_t lba,
 		  const struct dmk_mem *mem, unsigned flags);
