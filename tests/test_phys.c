@@ -54,9 +54,10 @@ static long locked_bytes(void)
 	FILE *f = fopen("/proc/self/status", "r");
 
 	assert_non_null(f);
+	/* Locked (mlock) or pinned (io_uring's long-term pins): held either way. */
 	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, "VmLck:", 6))
-			kb = atol(line + 6);
+		if (!strncmp(line, "VmLck:", 6) || !strncmp(line, "VmPin:", 6))
+			kb = (kb < 0 ? 0 : kb) + atol(line + 6);
 	fclose(f);
 	assert_true(kb >= 0);
 	return kb * 1024;
@@ -155,10 +156,24 @@ static void test_buffers(void **state)
 	assert_int_equal(dmk_space_destroy(sp), 0);
 }
 
+/*
+ * A phys space that pins with mlock (DMK_PHYS_PIN=mlock), whose lock counts
+ * the next tests check page by page.
+ */
+static struct dmk_space *phys_space_mlock(void)
+{
+	struct dmk_space *sp;
+
+	setenv("DMK_PHYS_PIN", "mlock", 1);
+	sp = phys_space();
+	unsetenv("DMK_PHYS_PIN");
+	return sp;
+}
+
 /* Two registrations share a page; dropping one must leave it locked. */
 static void test_shared_page(void **state)
 {
-	struct dmk_space *sp = phys_space();
+	struct dmk_space *sp = phys_space_mlock();
 	long base = locked_bytes();
 	struct dmk_region *a, *b;
 	char *buf = mmap(NULL, 8 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -193,7 +208,7 @@ static void test_shared_page(void **state)
 static void test_overlap_random(void **state)
 {
 	enum { NPAGES = 64, NSLOTS = 12, ROUNDS = 3000 };
-	struct dmk_space *sp = phys_space();
+	struct dmk_space *sp = phys_space_mlock();
 	long base = locked_bytes();
 	struct dmk_region *slot[NSLOTS] = { 0 };
 	uintptr_t lo[NSLOTS], hi[NSLOTS];
@@ -445,11 +460,62 @@ static void test_forked_child(void **state)
 	assert_int_equal(dmk_space_destroy(sp), 0);
 }
 
+/*
+ * io_uring's long-term pins (the default where the kernel allows them):
+ * each registration holds its own pin, so overlapping ones both count in
+ * VmPin, and dropping one leaves the other's pages pinned and translating.
+ */
+static long pinned_bytes(void)
+{
+	char line[256];
+	long kb = 0;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "VmPin:", 6))
+			kb = atol(line + 6);
+	fclose(f);
+	return kb * 1024;
+}
+
+static void test_pinned_overlap(void **state)
+{
+	struct dmk_space *sp = phys_space();
+	long base = pinned_bytes();
+	struct dmk_region *a, *b;
+	char *buf = mmap(NULL, 8 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	(void)state;
+	assert_true(buf != MAP_FAILED);
+	assert_int_equal(dmk_region_register(sp, buf, 3 * PG, DMK_PROT_RW, &a), 0);
+	if (pinned_bytes() == base) {
+		dmk_region_unregister(a);
+		dmk_space_destroy(sp);
+		munmap(buf, 8 * PG);
+		print_message("io_uring pins are not available here: mlock only\n");
+		skip();
+	}
+	assert_int_equal(pinned_bytes() - base, 3 * PG);
+	assert_int_equal(dmk_region_register(sp, buf + 2 * PG, 3 * PG, DMK_PROT_RW, &b), 0);
+	assert_int_equal(pinned_bytes() - base, 6 * PG);
+	check_region(sp, a);
+	check_region(sp, b);
+	assert_int_equal(dmk_region_unregister(a), 0);
+	assert_int_equal(pinned_bytes() - base, 3 * PG);
+	check_region(sp, b);
+	assert_int_equal(dmk_region_unregister(b), 0);
+	assert_int_equal(pinned_bytes(), base);
+	assert_int_equal(dmk_space_destroy(sp), 0);
+	munmap(buf, 8 * PG);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_buffers),
 		cmocka_unit_test(test_shared_page),
+		cmocka_unit_test(test_pinned_overlap),
 		cmocka_unit_test(test_overlap_random),
 		cmocka_unit_test(test_hugetlb),
 		cmocka_unit_test(test_thp),

@@ -86,9 +86,14 @@ int dmk_space_sim_create(const struct dmk_sim_config *cfg, struct dmk_space **ou
  * dmk_space_phys_create() - make a space of physical addresses, no IOMMU
  * @out: receives the space.
  *
- * Registrations lock their pages in memory (mlock) and read the physical
+ * Registrations pin their pages for the long term and read the physical
  * frames from /proc/self/pagemap, many entries a read, with the file kept
- * open. Only root (CAP_SYS_ADMIN) sees frames; the kernel shows others 0.
+ * open. The pin is io_uring's registered buffer (FOLL_LONGTERM, the pin
+ * VFIO takes: pages neither move nor get shared at fork; they count in
+ * VmPin) where the kernel allows it, else mlock (pages count in VmLck;
+ * the kernel may still migrate them). The environment variable
+ * DMK_PHYS_PIN=mlock, read at creation, forces mlock. Only root
+ * (CAP_SYS_ADMIN) sees frames; the kernel shows others 0.
  *
  * Thread safety: safe.
  *

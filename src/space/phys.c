@@ -45,6 +45,7 @@
 #include <dmakit/space.h>
 
 #include "../core/error_priv.h"
+#include "pin.h"
 #include "space_priv.h"
 
 /* /proc/self/pagemap entry (Documentation/admin-guide/mm/pagemap.rst). */
@@ -86,6 +87,7 @@ struct dmki_phys {
 	size_t nspare;
 	size_t nlive;			/* registrations counted in the treap */
 	uint32_t rng;
+	struct dmki_pin pin;		/* long-term pins, when io_uring allows */
 };
 
 /* ---- lock counts ---- */
@@ -434,6 +436,19 @@ static size_t phys_convert(uint64_t *pg, size_t n, uint64_t zero_pfn, size_t *ru
 	return 0;
 }
 
+/* Drop the pin or the lock that phys_map() took on @r's pages. */
+static void phys_release(struct dmki_phys *ps, struct dmk_region *r)
+{
+	if (r->backend_priv) {
+		dmki_unpin_pages(&ps->pin, r->backend_priv);
+		r->backend_priv = NULL;
+		return;
+	}
+	ps->nlive--;
+	ext_update(ps, r->pva, r->pva + r->plen, -1);
+	ext_trim(ps);
+}
+
 static int phys_map(struct dmk_space *sp, struct dmk_region *r)
 {
 	struct dmki_phys *ps = sp->priv;
@@ -451,12 +466,21 @@ static int phys_map(struct dmk_space *sp, struct dmk_region *r)
 	if (!pg)
 		return dmki_fail(-ENOMEM, "out of memory for %zu page addresses", n);
 
-	ext_update(ps, a, b, +1);
-	ps->nlive++;
-	/* The whole range, already locked parts too: see the top of the file. */
-	if (sys_mlock(a, r->plen)) {
-		err = phys_mlock_fail(a, r->plen, errno);
-		goto undo;
+	/*
+	 * A long-term pin (pin.c) where io_uring allows it: stronger than
+	 * mlock and cheaper. Otherwise (no io_uring, a read-only mapping) the
+	 * counted mlock below.
+	 */
+	r->backend_priv = NULL;
+	if (dmki_pin_pages(&ps->pin, a, r->plen, (struct dmki_pinned **)&r->backend_priv)) {
+		r->backend_priv = NULL;
+		ext_update(ps, a, b, +1);
+		ps->nlive++;
+		/* The whole range, already locked parts too: see the top of the file. */
+		if (sys_mlock(a, r->plen)) {
+			err = phys_mlock_fail(a, r->plen, errno);
+			goto undo;
+		}
 	}
 	err = phys_read(ps, pg, a, n);
 	if (err)
@@ -490,20 +514,14 @@ static int phys_map(struct dmk_space *sp, struct dmk_region *r)
 	return 0;
 
 undo:
-	ps->nlive--;
-	ext_update(ps, a, b, -1);
-	ext_trim(ps);
+	phys_release(ps, r);
 	free(pg);
 	return err;
 }
 
 static void phys_unmap(struct dmk_space *sp, struct dmk_region *r)
 {
-	struct dmki_phys *ps = sp->priv;
-
-	ps->nlive--;
-	ext_update(ps, r->pva, r->pva + r->plen, -1);
-	ext_trim(ps);
+	phys_release(sp->priv, r);
 }
 
 static void ext_free_all(struct dmki_lock_ext *t)
@@ -526,6 +544,7 @@ static void phys_free(struct dmki_phys *ps)
 	}
 	if (ps->fd >= 0)
 		close(ps->fd);
+	dmki_pin_close(&ps->pin);
 	free(ps);
 }
 
@@ -576,6 +595,7 @@ int dmk_space_phys_create(struct dmk_space **out)
 	ps = calloc(1, sizeof(*ps));
 	if (!ps)
 		return dmki_fail(-ENOMEM, "out of memory for a phys space");
+	ps->pin.fd = -1;
 	ps->pid = getpid();
 	ps->rng = (uint32_t)ps->pid * 2654435761u | 1;
 	ps->fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
@@ -611,6 +631,12 @@ int dmk_space_phys_create(struct dmk_space **out)
 				 "the phys space needs root (CAP_SYS_ADMIN)");
 	}
 	ps->zero_pfn = phys_zero_pfn(ps);
+	/*
+	 * No io_uring (old kernel, disabled, seccomp) or DMK_PHYS_PIN=mlock:
+	 * every registration mlocks.
+	 */
+	if (!getenv("DMK_PHYS_PIN") || strcmp(getenv("DMK_PHYS_PIN"), "mlock"))
+		(void)dmki_pin_open(&ps->pin);
 	err = dmki_space_new(&phys_ops, ps, out);
 	if (err)
 		phys_free(ps);
