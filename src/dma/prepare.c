@@ -358,13 +358,16 @@ static int run_at(struct gen *g, char **va_out, uint64_t *dev, uint64_t *len,
 }
 
 /*
+ * Not inlined: inside generate() the loop below runs out of registers.
+ *
  * Physically scattered memory (phys, or a scattered sim): walk the region's
  * page array in one tight loop, growing or starting segments, for as long as
  * nothing needs the general path (a limit, an alignment, a bad end). Returns
  * the bytes consumed from the walker's position; 0 sends the caller to the
  * general path.
  */
-static uint64_t walk_pages(struct gen *g, const struct dmk_region *r, uintptr_t va)
+static __attribute__((noinline)) uint64_t walk_pages(struct gen *g, const struct dmk_region *r,
+						       uintptr_t va)
 {
 	struct dmk_dma *d = g->d;
 	uint64_t max = min_u64(g->iov[g->iov_i].iov_len - g->iov_off, g->target - g->x);
