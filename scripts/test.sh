@@ -60,6 +60,20 @@ if [ $asan = 1 ]; then
 	ASAN_OPTIONS=detect_leaks=1 run_meson_tests build-asan -Db_sanitize=address,undefined \
 		-Db_lundef=false -Dman=false -Dc_args=-fno-sanitize-recover=undefined
 fi
+echo "== libFuzzer: the IPC message decoder for ${DMK_FUZZ_SECONDS:-20} s (one test)"
+# tests/fuzz/fuzz_proto.c, built with clang (-Dfuzz=true); any crash, leak or
+# sanitizer report fails the run; its input is kept in build-fuzz/crash-*.
+dmk_install_missing clang libclang-rt-14-dev
+fuzz_rc=0
+fuzz_corpus=$(mktemp -d)
+{ [ -f build-fuzz/build.ninja ] ||
+	CC=clang meson setup build-fuzz -Dfuzz=true -Dtests=false -Dman=false >/dev/null; } &&
+	ninja -C build-fuzz tests/fuzz/fuzz_proto &&
+	build-fuzz/tests/fuzz/fuzz_proto -max_total_time="${DMK_FUZZ_SECONDS:-20}" \
+		-artifact_prefix=build-fuzz/ "$fuzz_corpus" 2>&1 | tail -n 3 || fuzz_rc=1
+rm -rf "$fuzz_corpus"
+if [ $fuzz_rc -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "fuzz_proto: FAILED"; fi
+
 run_testbed() { # ninja target of the build dir: one boot, its tests counted
 	local log rc=0 line ok bad=0
 	log=$(mktemp)

@@ -1,0 +1,322 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dmakit: the wire protocol between an application and a driver daemon.
+ *
+ * An application (the client) and the process that owns a device (the
+ * daemon) talk over a UNIX SOCK_SEQPACKET socket: one datagram is one
+ * message, so message boundaries are kept by the kernel and a message is
+ * never split or merged. Every message starts with a fixed header
+ *
+ *	offset  size  field
+ *	0       4     magic    DMK_IPC_MAGIC
+ *	4       2     version  DMK_IPC_VERSION
+ *	6       2     type     enum dmk_ipc_type
+ *	8       4     length   bytes of the whole message, header included
+ *	12      4     flags    0 (reserved)
+ *	16      8     seq      chosen by the sender of a request, echoed by
+ *	                       the COMPLETION or ERROR that answers it
+ *
+ * followed by a body whose size is fixed for each type (ERROR alone carries
+ * a reason of variable length). All integers are little-endian. Memory
+ * travels as a file descriptor passed with SCM_RIGHTS alongside a REGISTER
+ * message of the memfd route, never as bytes in a message.
+ *
+ * The decoder is strict: a message must have exactly the length its type
+ * says, every reserved field must be 0 and every field must hold a value
+ * the protocol allows. A message that breaks a rule is refused with an
+ * errno and a reason in dmk_last_error(); the daemon closes the connection
+ * of a client that sends one.
+ *
+ * This version carries requests and completions on the socket too, one
+ * message each. Shared-memory rings with eventfd doorbells, so that the
+ * steady state needs no socket message per I/O, are not implemented yet.
+ */
+#ifndef DMAKIT_IPC_H
+#define DMAKIT_IPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* DMK_IPC_MAGIC - first four bytes of every message ("DMKI" read as LE). */
+#define DMK_IPC_MAGIC 0x494b4d44u
+/* DMK_IPC_VERSION - the protocol version this library speaks. */
+#define DMK_IPC_VERSION 1u
+/* DMK_IPC_HEADER_SIZE - bytes of the fixed header. */
+#define DMK_IPC_HEADER_SIZE 24u
+/* DMK_IPC_REASON_MAX - most bytes of an ERROR message's reason, no NUL. */
+#define DMK_IPC_REASON_MAX 200u
+/* DMK_IPC_MSG_MAX - most bytes of any message; a receive buffer this big. */
+#define DMK_IPC_MSG_MAX 256u
+/* DMK_IPC_HANDLE_MAX - largest region handle; 0 is never a handle. */
+#define DMK_IPC_HANDLE_MAX 0xffffffffu
+/* DMK_IPC_IO_MAX - most bytes one READ or WRITE may move (1 GiB). */
+#define DMK_IPC_IO_MAX (1ull << 30)
+
+/**
+ * enum dmk_ipc_type - what a message is
+ * @DMK_IPC_HELLO: first message of each side: the protocol version and
+ *	limits (the client's wishes; the daemon's reply: what it grants).
+ * @DMK_IPC_REGISTER: the client offers a buffer by one route; answered by
+ *	a COMPLETION naming the region handle and the route granted.
+ * @DMK_IPC_UNREGISTER: the client gives a region handle back.
+ * @DMK_IPC_READ: read logical blocks of the device into a region.
+ * @DMK_IPC_WRITE: write logical blocks of the device from a region.
+ * @DMK_IPC_COMPLETION: the answer to a request: its status.
+ * @DMK_IPC_ERROR: a request refused, or a protocol error before the
+ *	sender disconnects: an errno and a reason.
+ * @DMK_IPC_BYE: the sender is about to close the connection.
+ */
+enum dmk_ipc_type {
+	DMK_IPC_HELLO = 1,
+	DMK_IPC_REGISTER = 2,
+	DMK_IPC_UNREGISTER = 3,
+	DMK_IPC_READ = 4,
+	DMK_IPC_WRITE = 5,
+	DMK_IPC_COMPLETION = 6,
+	DMK_IPC_ERROR = 7,
+	DMK_IPC_BYE = 8,
+};
+
+/**
+ * enum dmk_ipc_route - how an application's buffer reaches the device
+ * @DMK_IPC_ROUTE_NONE: no route (a completion that is not about a
+ *	registration).
+ * @DMK_IPC_ROUTE_MEMFD: the buffer lies in a file (memfd, hugetlbfs) whose
+ *	descriptor travels with the REGISTER message; the daemon maps it and
+ *	registers it in its space, and the device moves the bytes straight
+ *	into the shared pages. Zero copy.
+ * @DMK_IPC_ROUTE_COPY: the buffer is ordinary memory of the client; the
+ *	daemon copies it through a bounce buffer of its own with
+ *	process_vm_readv()/process_vm_writev(). Only when asked for.
+ * @DMK_IPC_ROUTE_POOL: reserved for a pool the daemon allocates and maps
+ *	into the client; not implemented (refused with -ENOTSUP).
+ * @DMK_IPC_ROUTE_LEASE: reserved for client memory the client maps itself
+ *	into an IOVA window the daemon leases; not implemented (refused with
+ *	-ENOTSUP).
+ */
+enum dmk_ipc_route {
+	DMK_IPC_ROUTE_NONE = 0,
+	DMK_IPC_ROUTE_MEMFD = 1,
+	DMK_IPC_ROUTE_COPY = 2,
+	DMK_IPC_ROUTE_POOL = 3,
+	DMK_IPC_ROUTE_LEASE = 4,
+};
+
+/**
+ * struct dmk_ipc_hello - body of a HELLO (40 bytes on the wire)
+ * @version: protocol version the sender speaks; must be DMK_IPC_VERSION.
+ * @flags: reserved, 0.
+ * @max_pinned: bytes of memory the client may have registered at once
+ *	(client: wished for, 0 for the daemon's default; daemon: granted).
+ * @max_regions: regions the client may hold at once (likewise).
+ * @max_inflight: requests the client may have in flight (likewise).
+ * @lba_size: daemon: bytes of the device's logical block; client: 0.
+ * @nlba: daemon: logical blocks of the device; client: 0.
+ */
+struct dmk_ipc_hello {
+	uint32_t version;
+	uint32_t flags;
+	uint64_t max_pinned;
+	uint32_t max_regions;
+	uint32_t max_inflight;
+	uint32_t lba_size;
+	uint64_t nlba;
+};
+
+/**
+ * struct dmk_ipc_register - body of a REGISTER (32 bytes on the wire)
+ * @route: %DMK_IPC_ROUTE_MEMFD or %DMK_IPC_ROUTE_COPY.
+ * @prot: DMK_PROT_READ and/or DMK_PROT_WRITE (<dmakit/region.h>): what
+ *	the device may do to the buffer.
+ * @offset: memfd route: where the buffer starts in the file, a multiple
+ *	of 4096; copy route: 0.
+ * @length: bytes of the buffer, 1 to 2^47.
+ * @addr: the buffer's address in the client; nonzero for the copy route
+ *	(the daemon copies from and to it), informational for the memfd
+ *	route (may be 0). @addr + @length must not wrap.
+ */
+struct dmk_ipc_register {
+	uint32_t route;
+	uint32_t prot;
+	uint64_t offset;
+	uint64_t length;
+	uint64_t addr;
+};
+
+/**
+ * struct dmk_ipc_unregister - body of an UNREGISTER (8 bytes on the wire)
+ * @handle: the region handle, 1 to DMK_IPC_HANDLE_MAX.
+ */
+struct dmk_ipc_unregister {
+	uint64_t handle;
+};
+
+/**
+ * struct dmk_ipc_io - body of a READ or WRITE (32 bytes on the wire)
+ * @handle: the region handle, 1 to DMK_IPC_HANDLE_MAX.
+ * @offset: first byte of the region the transfer uses.
+ * @length: bytes, 1 to DMK_IPC_IO_MAX; @offset + @length must not wrap.
+ *	The daemon further checks them against the region and the device's
+ *	block size.
+ * @lba: first logical block of the device.
+ */
+struct dmk_ipc_io {
+	uint64_t handle;
+	uint64_t offset;
+	uint64_t length;
+	uint64_t lba;
+};
+
+/**
+ * struct dmk_ipc_completion - body of a COMPLETION (24 bytes on the wire)
+ * @status: 0, or a negative errno from -4095 to -1.
+ * @route: for a REGISTER: the route granted; otherwise %DMK_IPC_ROUTE_NONE.
+ * @handle: for a REGISTER: the new region handle (1 to
+ *	DMK_IPC_HANDLE_MAX); otherwise 0.
+ * @bytes: for a READ or WRITE: bytes moved; otherwise 0.
+ */
+struct dmk_ipc_completion {
+	int32_t status;
+	uint32_t route;
+	uint64_t handle;
+	uint64_t bytes;
+};
+
+/**
+ * struct dmk_ipc_error - body of an ERROR (8 bytes + the reason's length)
+ * @err: a negative errno from -4095 to -1.
+ * @reason: why, NUL-terminated here; on the wire its bytes without the NUL,
+ *	at most DMK_IPC_REASON_MAX of them, none of them NUL.
+ */
+struct dmk_ipc_error {
+	int32_t err;
+	char reason[DMK_IPC_REASON_MAX + 1];
+};
+
+/**
+ * struct dmk_ipc_msg - one message, decoded
+ * @type: an &enum dmk_ipc_type; says which body member is meaningful.
+ * @seq: the header's sequence number.
+ * @hello: body of a HELLO.
+ * @reg: body of a REGISTER.
+ * @unreg: body of an UNREGISTER.
+ * @io: body of a READ or a WRITE.
+ * @comp: body of a COMPLETION.
+ * @error: body of an ERROR.
+ *
+ * A BYE has no body. Members of other types are left as the caller set
+ * them by the decoder and ignored by the encoder.
+ */
+struct dmk_ipc_msg {
+	uint16_t type;
+	uint64_t seq;
+	struct dmk_ipc_hello hello;
+	struct dmk_ipc_register reg;
+	struct dmk_ipc_unregister unreg;
+	struct dmk_ipc_io io;
+	struct dmk_ipc_completion comp;
+	struct dmk_ipc_error error;
+};
+
+/**
+ * dmk_ipc_encode() - write a message as it travels
+ * @msg: the message; checked by the rules the decoder applies.
+ * @buf: where the bytes go.
+ * @cap: room in @buf; DMK_IPC_MSG_MAX is always enough.
+ * @len: receives the bytes written.
+ *
+ * The ERROR reason is cut to DMK_IPC_REASON_MAX bytes.
+ *
+ * Thread safety: safe.
+ *
+ * Return: 0; -EINVAL for a message the decoder would refuse (unknown type,
+ * a field out of range; dmk_last_error() says which) or NULL pointers;
+ * -ENOSPC when @cap is too small.
+ */
+int dmk_ipc_encode(const struct dmk_ipc_msg *msg, void *buf, size_t cap, size_t *len);
+
+/**
+ * dmk_ipc_decode() - check and read one received message
+ * @buf: the bytes of one datagram.
+ * @len: how many.
+ * @msg: receives the message; zeroed first.
+ *
+ * Thread safety: safe.
+ *
+ * Return: 0; -EBADMSG for bytes that are not a message of this protocol
+ * (shorter than a header, a wrong magic, a header length that is not
+ * @len, reserved header bits set, an unknown type, a body of the wrong
+ * size for its type, a NUL inside an ERROR's reason); -EPROTO for a
+ * protocol version other than DMK_IPC_VERSION, in the header or in a
+ * HELLO; -EINVAL for a well-formed message with a field out of range (a
+ * region handle of 0 or above DMK_IPC_HANDLE_MAX, an offset + length that
+ * wraps, a zero or too long length, an unknown route or protection bits,
+ * an errno out of range, reserved body fields set). dmk_last_error() names
+ * the rule and the value.
+ */
+int dmk_ipc_decode(const void *buf, size_t len, struct dmk_ipc_msg *msg);
+
+/**
+ * dmk_ipc_send() - encode a message and send it on a SOCK_SEQPACKET socket
+ * @sock: the connected socket.
+ * @msg: the message.
+ * @fd: a file descriptor to pass with it (SCM_RIGHTS), or -1. It stays
+ *	open in the sender.
+ *
+ * Thread safety: safe; concurrent senders on one socket send whole
+ * messages, in some order.
+ *
+ * Return: 0; the errors of dmk_ipc_encode(); -EPIPE or -ECONNRESET when
+ * the peer is gone; another negative errno of sendmsg().
+ */
+int dmk_ipc_send(int sock, const struct dmk_ipc_msg *msg, int fd);
+
+/**
+ * dmk_ipc_recv() - receive one message from a SOCK_SEQPACKET socket
+ * @sock: the connected socket.
+ * @msg: receives the decoded message.
+ * @fd: receives the descriptor that came with it (the caller owns it), or
+ *	-1 when none did; NULL to refuse descriptors.
+ *
+ * Waits for a message. A datagram longer than DMK_IPC_MSG_MAX, or one that
+ * brings more than one descriptor or a descriptor where @fd is NULL, is
+ * refused, and every descriptor it brought is closed.
+ *
+ * Thread safety: safe, one receiver per socket.
+ *
+ * Return: 0; -ECONNRESET when the peer closed the connection (end of
+ * file); -EBADMSG for a datagram that was too long, truncated control
+ * data or unexpected descriptors; the errors of dmk_ipc_decode() (no
+ * descriptor is left open then); another negative errno of recvmsg().
+ */
+int dmk_ipc_recv(int sock, struct dmk_ipc_msg *msg, int *fd);
+
+/**
+ * dmk_ipc_type_name() - the name of a message type
+ * @type: an &enum dmk_ipc_type value.
+ *
+ * Thread safety: safe.
+ *
+ * Return: "HELLO", "REGISTER", ... or "unknown".
+ */
+const char *dmk_ipc_type_name(unsigned type);
+
+/**
+ * dmk_ipc_route_name() - the name of a route, as reported to applications
+ * @route: an &enum dmk_ipc_route value.
+ *
+ * Thread safety: safe.
+ *
+ * Return: "none", "memfd", "copy", "pool", "lease" or "unknown".
+ */
+const char *dmk_ipc_route_name(unsigned route);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DMAKIT_IPC_H */
