@@ -46,49 +46,14 @@
 #include <dmakit/space.h>
 #include <dmakit/vfio.h>
 
+#include "vmcheck.h"
+
 #define PAGE		4096u
 #define SZ_2M		(2u << 20)
 #define R28		(UINT64_C(1) << 28)
 
-static int failures;
 
-static void result(bool ok, const char *name, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 
-static void result(bool ok, const char *name, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (ok) {
-		printf("PASS %s\n", name);
-	} else {
-		failures++;
-		printf("FAIL %s: ", name);
-		va_start(ap, fmt);
-		vprintf(fmt, ap);
-		va_end(ap);
-		printf(" (last error: %s)\n", dmk_last_error());
-	}
-	fflush(stdout);
-}
-
-#define SETUP(call, what)                                                              \
-	do {                                                                           \
-		int rc_ = (call);                                                      \
-		if (rc_) {                                                             \
-			printf("FAIL %s: %s -> %d (%s)\n", what, #call, rc_,          \
-			       dmk_last_error());                                      \
-			return 2;                                                      \
-		}                                                                      \
-	} while (0)
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void fill(uint8_t *p, size_t n, unsigned seed)
 {

@@ -35,48 +35,20 @@
 #include <dmakit/space.h>
 #include <dmakit/vfio.h>
 
+#include "vmcheck.h"
+
 #include "drivers/nvme/debug.h"	/* hold the doorbells: commands that never complete */
 
 #define KiB 1024u
 #define MiB (1024u * 1024u)
 #define PAT_LEN 13
 
-static int failures;
 static struct dmk_space *sp;
 static struct dmk_pci *pci;
 static struct dmk_nvme *ctrl;
 static struct dmk_nvme_info info;
 static uint32_t bs;
 
-static void result(bool ok, const char *name, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void result(bool ok, const char *name, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (ok) {
-		printf("PASS %s\n", name);
-	} else {
-		failures++;
-		printf("FAIL %s: ", name);
-		va_start(ap, fmt);
-		vprintf(fmt, ap);
-		va_end(ap);
-		printf(" (last error: %s)\n", dmk_last_error());
-	}
-	fflush(stdout);
-}
-
-#define SETUP(call, what)                                                              \
-	do {                                                                           \
-		int rc_ = (call);                                                      \
-		if (rc_) {                                                             \
-			printf("FAIL %s: %s -> %d (%s)\n", what, #call, rc_,          \
-			       dmk_last_error());                                      \
-			return 2;                                                      \
-		}                                                                      \
-	} while (0)
 
 /* A 13-byte pattern from @seed, repeated over @n bytes of @p. */
 static void pattern(uint8_t pat[PAT_LEN], unsigned seed)

@@ -34,12 +34,13 @@
 #include <dmakit/region.h>
 #include <dmakit/space.h>
 
+#include "vmcheck.h"
+
 #define KiB 1024u
 #define MiB (1024u * 1024u)
 #define PAT_LEN 13
 #define BUF_LEN (2 * MiB)
 
-static int failures;
 static struct dmk_space *sp;
 static struct dmk_pci *pci;
 static struct dmk_nvme *ctrl;
@@ -49,35 +50,6 @@ static uint8_t *bufa, *bufb;
 /* LBAs handed out to tests, each range once, so DMKCHECK lines never overlap. */
 static uint64_t next_lba = 64;
 
-static void result(bool ok, const char *name, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void result(bool ok, const char *name, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (ok) {
-		printf("PASS %s\n", name);
-	} else {
-		failures++;
-		printf("FAIL %s: ", name);
-		va_start(ap, fmt);
-		vprintf(fmt, ap);
-		va_end(ap);
-		printf(" (last error: %s)\n", dmk_last_error());
-	}
-	fflush(stdout);
-}
-
-#define SETUP(call, what)                                                              \
-	do {                                                                           \
-		int rc_ = (call);                                                      \
-		if (rc_) {                                                             \
-			printf("FAIL %s: %s -> %d (%s)\n", what, #call, rc_,          \
-			       dmk_last_error());                                      \
-			return 2;                                                      \
-		}                                                                      \
-	} while (0)
 
 static void pattern(uint8_t pat[PAT_LEN], unsigned seed)
 {

@@ -36,6 +36,8 @@
 #include <dmakit/space.h>
 #include <dmakit/vfio.h>
 
+#include "vmcheck.h"
+
 #define EDU_ID		0x00
 #define EDU_LIVE	0x04
 #define EDU_IRQ_STATUS	0x24
@@ -55,51 +57,14 @@
 #define PAGE		4096u
 #define SZ_2M		(2u << 20)
 
-static int failures;
 static volatile uint8_t *bar;
 
-static void result(bool ok, const char *name, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void result(bool ok, const char *name, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (ok) {
-		printf("PASS %s\n", name);
-	} else {
-		failures++;
-		printf("FAIL %s: ", name);
-		va_start(ap, fmt);
-		vprintf(fmt, ap);
-		va_end(ap);
-		printf(" (last error: %s)\n", dmk_last_error());
-	}
-	fflush(stdout);
-}
-
-#define SETUP(call, what)                                                              \
-	do {                                                                           \
-		int rc_ = (call);                                                      \
-		if (rc_) {                                                             \
-			printf("FAIL %s: %s -> %d (%s)\n", what, #call, rc_,          \
-			       dmk_last_error());                                      \
-			return 2;                                                      \
-		}                                                                      \
-	} while (0)
 
 static uint32_t rd32(unsigned off) { return *(volatile uint32_t *)(bar + off); }
 static void wr32(unsigned off, uint32_t v) { *(volatile uint32_t *)(bar + off) = v; }
 static uint64_t rd64(unsigned off) { return *(volatile uint64_t *)(bar + off); }
 static void wr64(unsigned off, uint64_t v) { *(volatile uint64_t *)(bar + off) = v; }
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* One edu DMA; false when it does not finish within 10 s. */
 static bool edu_dma(uint64_t src, uint64_t dst, uint32_t cnt, uint32_t cmd)
