@@ -12,7 +12,7 @@
  * iterations for about 20 ms), after a warm-up. Nothing is pinned.
  *
  * Cases:
- *	prp	dmk_dma_prepare_buf() + dmk_nvme_prp_write() + dmk_dma_complete()
+ *	prp	dmk_dma_prepare_buf() + dmk_nvme_prp_write_dma() + dmk_dma_complete()
  *		of a registered buffer under the "nvme-prp" rules, in a sim space
  *		of 4 KiB or 2 MiB IOMMU pages (page=), contiguous or scattered.
  *	sgl	the same with dmk_nvme_sgl_write() under "nvme-sgl".
@@ -180,7 +180,8 @@ static uint64_t io_body(void *p, uint64_t iters, int *err)
 			e = dmk_nvme_sgl_write(segs, n, LIST_PAGE, c->pages, LIST_PAGES, sgl1, &used);
 			memcpy(prp, sgl1, sizeof(prp));
 		} else {
-			e = dmk_nvme_prp_write(segs, n, c->dev_page, c->pages, LIST_PAGES, prp, &used);
+			/* What a PRP driver calls: the command's rules already made the segments legal. */
+			e = dmk_nvme_prp_write_dma(c->dma, c->dev_page, c->pages, LIST_PAGES, prp, &used);
 		}
 		if (e) {
 			*err = e;

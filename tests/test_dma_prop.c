@@ -28,6 +28,7 @@
 #include <dmakit/dma.h>
 #include <dmakit/error.h>
 #include <dmakit/mem.h>
+#include <dmakit/nvme_fmt.h>
 #include <dmakit/region.h>
 #include <dmakit/space.h>
 
@@ -197,6 +198,36 @@ static void gather(const struct scase *c, uint64_t off, uint64_t len, unsigned c
 	}
 }
 
+/*
+ * A command prepared under PRP's rules: the writer that trusts it writes
+ * exactly what the writer that checks every segment writes.
+ */
+static void check_prp_writers(const struct dmk_dma *dma, const struct dmk_seg *seg, size_t n,
+			      unsigned long idx)
+{
+	enum { NP = 4 };
+	static uint64_t la[NP][512] __attribute__((aligned(4096))), lb[NP][512] __attribute__((aligned(4096)));
+	struct dmk_list_page pa[NP], pb[NP];
+	uint64_t prpa[2], prpb[2];
+	size_t ua, ub;
+	int ea, eb;
+
+	for (int i = 0; i < NP; i++) {
+		pa[i] = (struct dmk_list_page){ la[i], UINT64_C(0x7000000000) + i * 4096 };
+		pb[i] = (struct dmk_list_page){ lb[i], UINT64_C(0x7000000000) + i * 4096 };
+	}
+	memset(la, 0, sizeof(la));
+	memset(lb, 0, sizeof(lb));
+	ea = dmk_nvme_prp_write(seg, n, 4096, pa, NP, prpa, &ua);
+	eb = dmk_nvme_prp_write_dma(dma, 4096, pb, NP, prpb, &ub);
+	if (ea != eb)
+		fail_msg("case %lu: PRP writers disagree: %d and %d", idx, ea, eb);
+	if (ea)
+		return;
+	if (prpa[0] != prpb[0] || prpa[1] != prpb[1] || ua != ub || memcmp(la, lb, sizeof(la)))
+		fail_msg("case %lu: PRP writers wrote different PRPs", idx);
+}
+
 static int run_case(struct scase *c, unsigned long idx)
 {
 	struct dmk_region *regs[MAX_IOV + 1];
@@ -308,6 +339,9 @@ static int run_case(struct scase *c, unsigned long idx)
 				fail_msg("case %lu: covered %" PRIu64 " of %" PRIu64 " with no limit reached",
 					 idx, covered, c->length - done);
 		}
+		if ((c->spec.flags & DMK_SPEC_PAGE_LIST) && c->spec.dev_page_size == 4096 &&
+		    c->spec.addr_align >= 4)
+			check_prp_writers(dma, seg, n, idx);
 		if (c->dir & DMK_TO_DEVICE) {
 			/* The device reads: it must see exactly the slice. */
 			uint64_t pos = 0;

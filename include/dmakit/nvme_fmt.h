@@ -64,6 +64,30 @@ int dmk_nvme_prp_write(const struct dmk_seg *segs, size_t nsegs, uint64_t page_s
 		       size_t *pages_used);
 
 /**
+ * dmk_nvme_prp_write_dma() - write PRP1, PRP2 and PRP lists for a prepared command
+ * @dma: a prepared command whose rules guarantee PRP's: %DMK_SPEC_PAGE_LIST,
+ *	a device page of @page_size and an address alignment of at least 4
+ *	(the "nvme-prp" preset).
+ * @page_size: the controller's memory page size (CC.MPS).
+ * @pages: pages for PRP lists, used in order.
+ * @npages: how many.
+ * @prp: receives PRP1 in [0] and PRP2 in [1].
+ * @pages_used: receives how many of @pages hold lists.
+ *
+ * The same output as dmk_nvme_prp_write() on dmk_dma_segs(), without
+ * checking every segment again: the command's rules already made them
+ * legal. The path of every I/O of a PRP driver.
+ *
+ * Thread safety: safe on distinct @pages; not with other uses of @dma.
+ *
+ * Return: 0; -EINVAL when @dma is not prepared or its rules do not
+ * guarantee PRP's; -ENOSPC when @npages is too few.
+ */
+int dmk_nvme_prp_write_dma(const struct dmk_dma *dma, uint64_t page_size,
+			   const struct dmk_list_page *pages, size_t npages, uint64_t prp[2],
+			   size_t *pages_used);
+
+/**
  * dmk_nvme_prp_pages_needed() - list pages a transfer's PRPs need
  * @segs: segments in transfer order.
  * @nsegs: how many.

@@ -181,3 +181,8 @@ int dmk_dma_info(const struct dmk_dma *d, struct dmk_dma_info *info)
 	info->regions = atomic_load_explicit(&d->hold.n, memory_order_relaxed);
 	return 0;
 }
+
+const struct dmk_dma_spec *dmki_dma_spec(const struct dmk_dma *d)
+{
+	return &d->spec;
+}

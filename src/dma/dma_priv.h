@@ -93,6 +93,8 @@ struct dmk_dma {
 
 /* Grow *@arr (of *@cap elements of @elem bytes) to hold @need. */
 int dmki_grow(void **arr, size_t *cap, size_t need, size_t elem);
+/* The rules a command was created with. */
+const struct dmk_dma_spec *dmki_dma_spec(const struct dmk_dma *d);
 /* Give back the pool chunks and the registrations a command holds. */
 void dmki_dma_release(struct dmk_dma *d);
 

@@ -20,6 +20,7 @@
 
 #include "core/bits.h"
 #include "core/error_priv.h"
+#include "dma/dma_priv.h"
 
 /* NVMe: PRP1's offset must be dword aligned (bits 1:0 clear). */
 #define DMKI_PRP_OFFSET_ALIGN 4u
@@ -194,13 +195,23 @@ static __attribute__((cold, noinline)) int dmki_prp_check(const struct dmk_seg *
 static inline __attribute__((always_inline)) int
 dmki_prp_write(const struct dmk_seg *segs, size_t nsegs, unsigned int shift,
 	       const struct dmk_list_page *pages, size_t npages, uint64_t prp[2],
-	       size_t *pages_used)
+	       size_t *pages_used, bool trusted)
 {
 	const uint64_t page_size = UINT64_C(1) << shift, mask = page_size - 1;
 	struct dmki_prp_list l;
 	uint64_t total = 0, first, need;
 
 	const struct dmk_seg *s0 = &segs[0], *sl = &segs[nsegs - 1];
+
+	if (trusted) {
+		/* Segments of a command prepared under PRP's rules: only count. */
+		total = dmki_prp_seg_pages(s0, shift);
+		for (size_t i = 1; i + 1 < nsegs; i++)
+			total += segs[i].len >> shift;
+		if (nsegs > 1)
+			total += dmki_prp_seg_pages(sl, shift);
+		goto checked;
+	}
 
 	/*
 	 * The rules in few branches (dmki_prp_check() names a broken one):
@@ -227,6 +238,7 @@ dmki_prp_write(const struct dmk_seg *segs, size_t nsegs, unsigned int shift,
 		total += dmki_prp_seg_pages(sl, shift);
 	}
 
+checked:
 	if (likely(total == 1)) {
 		prp[0] = segs[0].addr;
 		prp[1] = 0;
@@ -291,7 +303,31 @@ int dmk_nvme_prp_write(const struct dmk_seg *segs, size_t nsegs, uint64_t page_s
 		return dmki_fail(-EINVAL, "PRP page size %#llx is not a power of two from 4 KiB to 128 MiB",
 				 (unsigned long long)page_size);
 	if (likely(page_size == 4096))
-		return dmki_prp_write(segs, nsegs, 12, pages, npages, prp, pages_used);
+		return dmki_prp_write(segs, nsegs, 12, pages, npages, prp, pages_used, false);
 	return dmki_prp_write(segs, nsegs, (unsigned int)__builtin_ctzll(page_size), pages, npages,
-			      prp, pages_used);
+			      prp, pages_used, false);
+}
+
+int dmk_nvme_prp_write_dma(const struct dmk_dma *dma, uint64_t page_size,
+			   const struct dmk_list_page *pages, size_t npages, uint64_t prp[2],
+			   size_t *pages_used)
+{
+	const struct dmk_dma_spec *spec;
+	const struct dmk_seg *segs;
+	size_t nsegs;
+
+	if (unlikely(!dma || !prp || !pages_used))
+		return dmki_fail(-EINVAL, "no command, or no place for PRP1/PRP2 or the page count");
+	segs = dmk_dma_segs(dma, &nsegs);
+	if (unlikely(!nsegs))
+		return dmki_fail(-EINVAL, "the DMA command is not prepared");
+	spec = dmki_dma_spec(dma);
+	if (unlikely(!(spec->flags & DMK_SPEC_PAGE_LIST) || spec->dev_page_size != page_size ||
+		     spec->addr_align < DMKI_PRP_OFFSET_ALIGN || !dmki_prp_page_size_ok(page_size)))
+		return dmki_fail(-EINVAL, "the command's rules do not guarantee PRP's (page-list rule, a device page of %#llx bytes, dword alignment): use dmk_nvme_prp_write()",
+				 (unsigned long long)page_size);
+	if (likely(page_size == 4096))
+		return dmki_prp_write(segs, nsegs, 12, pages, npages, prp, pages_used, true);
+	return dmki_prp_write(segs, nsegs, (unsigned int)__builtin_ctzll(page_size), pages, npages,
+			      prp, pages_used, true);
 }
