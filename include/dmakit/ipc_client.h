@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dmakit: the application's side of the IPC protocol (<dmakit/ipc.h>).
+ *
+ * An application connects to a driver daemon (<dmakit/ipc_server.h>),
+ * offers buffers by an explicit route and reads and writes logical blocks
+ * of the daemon's device into and out of them:
+ *
+ *	dmk_ipc_client_connect("/run/dmakitd.sock", NULL, &c);
+ *	dmk_ipc_memfd_alloc(len, &buf, &fd);
+ *	dmk_ipc_client_register_memfd(c, fd, 0, len, DMK_PROT_RW, &h, &route);
+ *	dmk_ipc_client_read(c, h, 0, len, lba);     the bytes are in buf
+ *	dmk_ipc_client_unregister(c, h);
+ *	dmk_ipc_client_close(c);
+ *
+ * Each call sends one request and waits for its answer; requests and
+ * completions travel on the socket in this version (no shared-memory rings
+ * yet). A refusal comes back as the daemon's errno with its reason in
+ * dmk_last_error(). A daemon that is gone gives -ECONNRESET, never a hang.
+ */
+#ifndef DMAKIT_IPC_CLIENT_H
+#define DMAKIT_IPC_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <dmakit/ipc.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct dmk_ipc_client;
+
+/**
+ * dmk_ipc_client_connect() - connect to a daemon and say HELLO
+ * @path: the daemon's socket.
+ * @wish: limits to ask for (version is filled in), or NULL for the
+ *	daemon's defaults.
+ * @out: receives the connection.
+ *
+ * Thread safety: safe.
+ *
+ * Return: 0; -EINVAL for a NULL or too long @path; -ENOENT or
+ * -ECONNREFUSED when no daemon listens there; -EACCES when the socket's
+ * permissions keep the caller out; -EPROTO when the daemon speaks another
+ * protocol version; -ECONNRESET when it closed the connection; -ENOMEM.
+ */
+int dmk_ipc_client_connect(const char *path, const struct dmk_ipc_hello *wish,
+			   struct dmk_ipc_client **out);
+
+/**
+ * dmk_ipc_client_limits() - what the daemon granted and its device
+ * @c: the connection.
+ * @granted: receives the daemon's HELLO: limits, block size and count.
+ *
+ * Thread safety: safe.
+ *
+ * Return: 0.
+ */
+int dmk_ipc_client_limits(const struct dmk_ipc_client *c, struct dmk_ipc_hello *granted);
+
+/**
+ * dmk_ipc_memfd_alloc() - a buffer the memfd route can carry
+ * @len: bytes; rounded up to whole pages in the file.
+ * @va: receives the buffer, mapped shared in the caller.
+ * @fd: receives the memfd; sealed against shrinking, as the daemon wants.
+ *
+ * Free with munmap(*@va, @len) and close(*@fd).
+ *
+ * Thread safety: safe.
+ *
+ * Return: 0; -EINVAL for a zero @len; a negative errno of memfd_create(),
+ * ftruncate(), fcntl() or mmap().
+ */
+int dmk_ipc_memfd_alloc(size_t len, void **va, int *fd);
+
+/**
+ * dmk_ipc_client_register_memfd() - offer a file-backed buffer (zero copy)
+ * @c: the connection.
+ * @fd: the file (memfd or hugetlbfs), sealed with F_SEAL_SHRINK; it stays
+ *	the caller's.
+ * @offset: where the buffer starts in the file, a multiple of 4096.
+ * @length: its bytes.
+ * @prot: DMK_PROT_READ (the device reads it: disk writes),
+ *	DMK_PROT_WRITE (disk reads) or both.
+ * @handle: receives the region handle.
+ * @route: receives the route the daemon granted (%DMK_IPC_ROUTE_MEMFD).
+ *
+ * Thread safety: not with other uses of @c.
+ *
+ * Return: 0; the daemon's refusal: -EINVAL (a range past the file's end,
+ * a file that may shrink), -ENOSPC (limits on regions or pinned bytes),
+ * -EFAULT, -ENOMEM; -ECONNRESET when the daemon is gone.
+ */
+int dmk_ipc_client_register_memfd(struct dmk_ipc_client *c, int fd, uint64_t offset,
+				  uint64_t length, unsigned prot, uint64_t *handle,
+				  unsigned *route);
+
+/**
+ * dmk_ipc_client_register_copy() - offer ordinary memory, to be copied
+ * @c: the connection.
+ * @va: the buffer, any memory of the caller (posix_memalign, the stack).
+ * @length: its bytes.
+ * @prot: as for dmk_ipc_client_register_memfd().
+ * @handle: receives the region handle.
+ * @route: receives the route granted (%DMK_IPC_ROUTE_COPY).
+ *
+ * The daemon will copy the bytes through its own buffer with
+ * process_vm_readv()/process_vm_writev(): not zero copy, and said so. The
+ * caller allows the daemon to do that (prctl(PR_SET_PTRACER) where Yama
+ * asks for it).
+ *
+ * Thread safety: not with other uses of @c.
+ *
+ * Return: 0; -ENOTSUP when the daemon has no copy route; the other errors
+ * of dmk_ipc_client_register_memfd().
+ */
+int dmk_ipc_client_register_copy(struct dmk_ipc_client *c, void *va, uint64_t length,
+				 unsigned prot, uint64_t *handle, unsigned *route);
+
+/**
+ * dmk_ipc_client_unregister() - give a region back
+ * @c: the connection.
+ * @handle: the handle.
+ *
+ * Thread safety: not with other uses of @c.
+ *
+ * Return: 0; -EPERM for a handle not of this connection; -ECONNRESET.
+ */
+int dmk_ipc_client_unregister(struct dmk_ipc_client *c, uint64_t handle);
+
+/**
+ * dmk_ipc_client_read() - read logical blocks into a region
+ * @c: the connection.
+ * @handle: a region registered with DMK_PROT_WRITE.
+ * @offset: first byte of the region to fill.
+ * @length: bytes, a whole number of the device's blocks.
+ * @lba: first block.
+ *
+ * Thread safety: not with other uses of @c.
+ *
+ * Return: 0 once the bytes are in the region; -EPERM for a handle not of
+ * this connection; -EINVAL for a range past the region or not whole
+ * blocks; -ERANGE past the device's end; -EACCES for a region the device
+ * may not write; the device's error (-EIO, -ETIMEDOUT, -EFAULT);
+ * -ECONNRESET when the daemon is gone.
+ */
+int dmk_ipc_client_read(struct dmk_ipc_client *c, uint64_t handle, uint64_t offset,
+			uint64_t length, uint64_t lba);
+
+/**
+ * dmk_ipc_client_write() - write logical blocks from a region
+ * @c: the connection.
+ * @handle: a region registered with DMK_PROT_READ.
+ * @offset: first byte of the region to send.
+ * @length: bytes, a whole number of the device's blocks.
+ * @lba: first block.
+ *
+ * Thread safety: not with other uses of @c.
+ *
+ * Return: as dmk_ipc_client_read(); -EACCES for a region the device may
+ * not read.
+ */
+int dmk_ipc_client_write(struct dmk_ipc_client *c, uint64_t handle, uint64_t offset,
+			 uint64_t length, uint64_t lba);
+
+/**
+ * dmk_ipc_client_close() - say BYE and close the connection
+ * @c: the connection, or NULL.
+ *
+ * The daemon unregisters every region the connection still holds.
+ *
+ * Thread safety: not with other uses of @c.
+ *
+ * Return: 0.
+ */
+int dmk_ipc_client_close(struct dmk_ipc_client *c);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DMAKIT_IPC_CLIENT_H */

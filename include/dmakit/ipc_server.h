@@ -1,0 +1,254 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dmakit: the driver daemon's side of the IPC protocol (<dmakit/ipc.h>).
+ *
+ * A server owns one backend -- something that reads and writes logical
+ * blocks from and into memory registered in the backend's space -- and
+ * serves applications that connect to its UNIX socket:
+ *
+ *	dmk_ipc_backend_sim_create(512, 2048, &be);   or _nvme_create()
+ *	dmk_ipc_server_create("/run/dmakitd.sock", be, NULL, &srv);
+ *	dmk_ipc_server_run(srv);       until dmk_ipc_server_stop()
+ *	dmk_ipc_server_destroy(srv);
+ *	dmk_ipc_backend_destroy(be);
+ *
+ * Two routes are served. The memfd route: the daemon maps the file
+ * descriptor the application sent, registers the mapping in the backend's
+ * space and the device moves the bytes straight into the shared pages. The
+ * copy route, only when the application asks for it: the daemon moves the
+ * bytes through a bounce buffer of its own and copies them from and to the
+ * application with process_vm_readv()/process_vm_writev(). The pool and
+ * lease routes are refused with -ENOTSUP.
+ *
+ * This version serves one request at a time on one thread, and requests
+ * and completions travel on the socket; the shared-memory rings with
+ * eventfd doorbells of the design are not implemented yet. Each client may
+ * therefore have one request in flight (HELLO grants max_inflight = 1).
+ *
+ * Isolation: a client names regions by handles the server gave that
+ * connection. A handle it was not given (forged, or another client's) is
+ * refused with an ERROR -EPERM, logged, and the connection is kept. A
+ * message that does not decode, or a message out of place (anything before
+ * HELLO, a COMPLETION or ERROR from a client), is answered with an ERROR
+ * and that connection alone is closed. When a connection closes, however
+ * it closes, its regions are unregistered and unmapped.
+ */
+#ifndef DMAKIT_IPC_SERVER_H
+#define DMAKIT_IPC_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct dmk_space;
+struct dmk_nvme;
+struct dmk_ipc_backend;
+struct dmk_ipc_server;
+
+/**
+ * dmk_ipc_backend_sim_create() - a RAM disk behind the sim software IOMMU
+ * @lba_size: bytes of a logical block, a power of two from 512 to 65536.
+ * @nlba: logical blocks; @lba_size * @nlba at most 1 GiB.
+ * @out: receives the backend.
+ *
+ * The backend makes a sim space (contiguous layout) of its own. A read
+ * prepares the destination memory as a DMA command in that space and has
+ * the simulated device write each segment with dmk_sim_dma_write(); a
+ * write reads with dmk_sim_dma_read(). Memory not registered in the space
+ * faults (-EFAULT), as it would on a real IOMMU. The disk starts zeroed.
+ *
+ * Thread safety: safe.
+ *
+ * Return: 0; -EINVAL for a bad size; -ENOMEM; the errors of
+ * dmk_space_sim_create().
+ */
+int dmk_ipc_backend_sim_create(uint32_t lba_size, uint64_t nlba, struct dmk_ipc_backend **out);
+
+/**
+ * dmk_ipc_backend_sim_disk() - the bytes of a sim backend's RAM disk
+ * @be: a backend made by dmk_ipc_backend_sim_create().
+ * @len: receives the disk's size in bytes.
+ *
+ * For tests that check what went through the daemon byte for byte.
+ *
+ * Thread safety: safe; the bytes change while the server serves.
+ *
+ * Return: the disk, or NULL when @be is not a sim backend.
+ */
+void *dmk_ipc_backend_sim_disk(struct dmk_ipc_backend *be, size_t *len);
+
+/**
+ * dmk_ipc_backend_nvme_create() - an NVMe namespace as a backend
+ * @space: the space @ctrl was opened in; the server registers client
+ *	memory there.
+ * @ctrl: an open controller (<dmakit/nvme.h>); it stays the caller's.
+ * @queue: the I/O queue the server's reads and writes go to.
+ * @out: receives the backend.
+ *
+ * Reads and writes are dmk_nvme_read_buf() and dmk_nvme_write_buf() on
+ * memory registered in @space: the controller moves the bytes straight
+ * into and out of the client's pages.
+ *
+ * Thread safety: safe.
+ *
+ * Return: 0; -EINVAL for NULL arguments or a queue the controller does not
+ * have; -ENOMEM.
+ */
+int dmk_ipc_backend_nvme_create(struct dmk_space *space, struct dmk_nvme *ctrl, unsigned queue,
+				struct dmk_ipc_backend **out);
+
+/**
+ * dmk_ipc_backend_space() - the space a backend's device sees memory in
+ * @be: the backend.
+ *
+ * Thread safety: safe.
+ *
+ * Return: the space.
+ */
+struct dmk_space *dmk_ipc_backend_space(struct dmk_ipc_backend *be);
+
+/**
+ * dmk_ipc_backend_destroy() - free a backend
+ * @be: the backend, or NULL; no server may use it any more.
+ *
+ * A sim backend destroys its space; an NVMe backend leaves the controller
+ * and its space to the caller.
+ *
+ * Thread safety: not with other uses of @be.
+ *
+ * Return: 0; -EBUSY when the sim space still holds registrations.
+ */
+int dmk_ipc_backend_destroy(struct dmk_ipc_backend *be);
+
+/**
+ * struct dmk_ipc_server_opts - how a server serves
+ * @max_clients: connections at once, 1 to 1024; more are closed at once.
+ *	Default 64.
+ * @max_pinned: most bytes one client may have registered; a HELLO may ask
+ *	for less. Default 1 GiB.
+ * @max_regions: most regions one client may hold. Default 64.
+ * @bounce_size: bytes of the bounce buffer of the copy route, rounded up
+ *	to whole logical blocks; 0 disables the copy route (-ENOTSUP).
+ *	Default 1 MiB.
+ * @socket_mode: permission bits of the socket file (who may connect).
+ *	Default 0660.
+ * @log_fd: where the server writes one line per refusal, connection and
+ *	disconnection; -1 for nowhere. Default 2 (standard error).
+ */
+struct dmk_ipc_server_opts {
+	unsigned max_clients;
+	uint64_t max_pinned;
+	unsigned max_regions;
+	size_t bounce_size;
+	unsigned socket_mode;
+	int log_fd;
+};
+
+/**
+ * struct dmk_ipc_server_stats - what a server has done
+ * @clients: connections open now.
+ * @accepted: connections ever accepted.
+ * @requests: READ and WRITE requests completed (any status).
+ * @bytes: bytes moved by successful READs and WRITEs.
+ * @copied: of those, bytes that went through the copy route.
+ * @regions: regions registered now, all clients together.
+ * @refused: requests refused with an ERROR (connection kept).
+ * @forged: of those, requests naming a handle not the client's.
+ * @dropped: connections closed for a malformed or misplaced message.
+ */
+struct dmk_ipc_server_stats {
+	uint64_t clients;
+	uint64_t accepted;
+	uint64_t requests;
+	uint64_t bytes;
+	uint64_t copied;
+	uint64_t regions;
+	uint64_t refused;
+	uint64_t forged;
+	uint64_t dropped;
+};
+
+/**
+ * dmk_ipc_server_opts_init() - fill options with the defaults
+ * @opts: the options.
+ *
+ * Thread safety: safe.
+ */
+void dmk_ipc_server_opts_init(struct dmk_ipc_server_opts *opts);
+
+/**
+ * dmk_ipc_server_create() - listen on a UNIX socket for one backend
+ * @path: the socket's file; an existing socket file there is replaced.
+ * @be: the backend; it must outlive the server.
+ * @opts: options, or NULL for the defaults.
+ * @out: receives the server.
+ *
+ * Binds a SOCK_SEQPACKET socket at @path, sets its mode and listens. The
+ * copy route's bounce buffer is allocated and registered in the backend's
+ * space here.
+ *
+ * Thread safety: safe.
+ *
+ * Return: 0; -EINVAL for a bad option or a path longer than a socket
+ * address holds; -EEXIST when @path exists and is not a socket; -ENOMEM;
+ * another negative errno of socket(), bind() or listen(); the errors of
+ * dmk_region_register().
+ */
+int dmk_ipc_server_create(const char *path, struct dmk_ipc_backend *be,
+			  const struct dmk_ipc_server_opts *opts, struct dmk_ipc_server **out);
+
+/**
+ * dmk_ipc_server_run() - serve until stopped
+ * @srv: the server.
+ *
+ * Accepts connections and serves their messages, one at a time, until
+ * dmk_ipc_server_stop(). Failing clients never end it.
+ *
+ * Thread safety: one thread runs a server at a time.
+ *
+ * Return: 0 once stopped; a negative errno of poll() or accept() that is
+ * not about one client (then the server can be run again).
+ */
+int dmk_ipc_server_run(struct dmk_ipc_server *srv);
+
+/**
+ * dmk_ipc_server_stop() - make dmk_ipc_server_run() return
+ * @srv: the server.
+ *
+ * Thread safety: safe from any thread and from a signal handler.
+ *
+ * Return: 0.
+ */
+int dmk_ipc_server_stop(struct dmk_ipc_server *srv);
+
+/**
+ * dmk_ipc_server_stats() - read a server's counters
+ * @srv: the server.
+ * @stats: receives them.
+ *
+ * Thread safety: safe, also while another thread runs the server.
+ *
+ * Return: 0.
+ */
+int dmk_ipc_server_stats(struct dmk_ipc_server *srv, struct dmk_ipc_server_stats *stats);
+
+/**
+ * dmk_ipc_server_destroy() - close every connection and free a server
+ * @srv: the server, or NULL; not running.
+ *
+ * Unregisters and unmaps every client's regions, removes the socket file.
+ *
+ * Thread safety: not with other uses of @srv.
+ *
+ * Return: 0.
+ */
+int dmk_ipc_server_destroy(struct dmk_ipc_server *srv);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DMAKIT_IPC_SERVER_H */

@@ -1,0 +1,740 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The driver daemon's server (include/dmakit/ipc_server.h): one thread,
+ * poll() over the listening socket, a stop eventfd and every connection;
+ * one message at a time. Each connection has its own region table; handles
+ * are unique across the server, so a handle of another connection is as
+ * foreign as a forged one.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <dmakit/error.h>
+#include <dmakit/ipc.h>
+#include <dmakit/ipc_server.h>
+#include <dmakit/region.h>
+
+#include "../core/error_priv.h"
+#include "backend_priv.h"
+
+#define PAGE 4096u
+
+struct srv_region {
+	uint64_t handle;
+	unsigned route;
+	unsigned prot;
+	uint64_t len;
+	void *map;		/* memfd route: the daemon's mapping */
+	size_t map_len;
+	struct dmk_region *reg;
+	uint64_t addr;		/* copy route: the client's address */
+};
+
+struct srv_client {
+	int fd;
+	unsigned id;
+	pid_t pid;
+	uid_t uid;
+	bool hello;
+	uint64_t max_pinned;
+	unsigned max_regions;
+	uint64_t pinned;
+	struct srv_region *regions;
+	size_t nregions;
+};
+
+struct dmk_ipc_server {
+	struct dmk_ipc_backend *be;
+	struct dmk_ipc_server_opts opts;
+	int lfd;
+	int stopfd;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct srv_client *clients;	/* opts.max_clients slots, fd -1 when free */
+	struct pollfd *pfd;
+	uint64_t next_handle;
+	unsigned next_id;
+	void *bounce;
+	size_t bounce_len;
+	struct dmk_region *bounce_reg;
+	pthread_mutex_t lock;		/* stats */
+	struct dmk_ipc_server_stats stats;
+};
+
+__attribute__((format(printf, 2, 3)))
+static void slog(struct dmk_ipc_server *srv, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	int n;
+
+	if (srv->opts.log_fd < 0)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n > sizeof(line) - 2)
+		n = sizeof(line) - 2;
+	line[n++] = '\n';
+	if (write(srv->opts.log_fd, line, (size_t)n) < 0) {
+		/* nowhere left to say it */
+	}
+}
+
+#define STAT_ADD(srv, field, v)                        \
+	do {                                           \
+		pthread_mutex_lock(&(srv)->lock);      \
+		(srv)->stats.field += (v);             \
+		pthread_mutex_unlock(&(srv)->lock);    \
+	} while (0)
+
+void dmk_ipc_server_opts_init(struct dmk_ipc_server_opts *opts)
+{
+	memset(opts, 0, sizeof(*opts));
+	opts->max_clients = 64;
+	opts->max_pinned = 1ull << 30;
+	opts->max_regions = 64;
+	opts->bounce_size = 1u << 20;
+	opts->socket_mode = 0660;
+	opts->log_fd = 2;
+}
+
+static int reply(struct srv_client *c, const struct dmk_ipc_msg *m)
+{
+	return dmk_ipc_send(c->fd, m, -1);
+}
+
+static int reply_error(struct srv_client *c, uint64_t seq, int err, const char *reason)
+{
+	struct dmk_ipc_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = DMK_IPC_ERROR;
+	m.seq = seq;
+	m.error.err = err;
+	snprintf(m.error.reason, sizeof(m.error.reason), "%s", reason);
+	return reply(c, &m);
+}
+
+/* Refuse a request, keep the connection. */
+static void refuse(struct dmk_ipc_server *srv, struct srv_client *c, uint64_t seq, int err,
+		   const char *reason)
+{
+	STAT_ADD(srv, refused, 1);
+	slog(srv, "dmakitd: client %u (pid %d): refused: %s", c->id, (int)c->pid, reason);
+	reply_error(c, seq, err, reason);
+}
+
+static void region_release(struct dmk_ipc_server *srv, struct srv_client *c, struct srv_region *r)
+{
+	if (r->reg) {
+		int rc = dmk_region_unregister(r->reg);
+
+		if (rc)
+			slog(srv, "dmakitd: client %u: unregister of handle %llu: %s", c->id,
+			     (unsigned long long)r->handle, dmk_last_error());
+	}
+	if (r->map)
+		munmap(r->map, r->map_len);
+	c->pinned -= r->len;
+	STAT_ADD(srv, regions, (uint64_t)-1);
+}
+
+static void client_close(struct dmk_ipc_server *srv, struct srv_client *c, const char *why)
+{
+	slog(srv, "dmakitd: client %u (pid %d): disconnected (%s), %zu region(s) released", c->id,
+	     (int)c->pid, why, c->nregions);
+	/* Requests are served synchronously: nothing of this client is on the
+	 * device now, so its memory may go. */
+	for (size_t i = 0; i < c->nregions; i++)
+		region_release(srv, c, &c->regions[i]);
+	free(c->regions);
+	close(c->fd);
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+	STAT_ADD(srv, clients, (uint64_t)-1);
+}
+
+/* Close a connection for a malformed or misplaced message, saying why. */
+static void drop(struct dmk_ipc_server *srv, struct srv_client *c, uint64_t seq, int err,
+		 const char *reason)
+{
+	char why[DMK_IPC_REASON_MAX + 1];
+
+	snprintf(why, sizeof(why), "%s", reason);
+	STAT_ADD(srv, dropped, 1);
+	slog(srv, "dmakitd: client %u (pid %d): protocol error: %s", c->id, (int)c->pid, why);
+	reply_error(c, seq, err, why);
+	client_close(srv, c, "protocol error");
+}
+
+static struct srv_region *find_region(struct srv_client *c, uint64_t handle)
+{
+	for (size_t i = 0; i < c->nregions; i++)
+		if (c->regions[i].handle == handle)
+			return &c->regions[i];
+	return NULL;
+}
+
+static struct srv_region *own_region(struct dmk_ipc_server *srv, struct srv_client *c,
+				     const struct dmk_ipc_msg *m, uint64_t handle)
+{
+	struct srv_region *r = find_region(c, handle);
+	char why[128];
+
+	if (r)
+		return r;
+	STAT_ADD(srv, forged, 1);
+	snprintf(why, sizeof(why), "%s: handle %llu is not a region of this connection",
+		 dmk_ipc_type_name(m->type), (unsigned long long)handle);
+	refuse(srv, c, m->seq, -EPERM, why);
+	return NULL;
+}
+
+static void do_hello(struct dmk_ipc_server *srv, struct srv_client *c, const struct dmk_ipc_msg *m)
+{
+	struct dmk_ipc_msg r;
+
+	c->max_pinned = srv->opts.max_pinned;
+	if (m->hello.max_pinned && m->hello.max_pinned < c->max_pinned)
+		c->max_pinned = m->hello.max_pinned;
+	c->max_regions = srv->opts.max_regions;
+	if (m->hello.max_regions && m->hello.max_regions < c->max_regions)
+		c->max_regions = m->hello.max_regions;
+	c->hello = true;
+	memset(&r, 0, sizeof(r));
+	r.type = DMK_IPC_HELLO;
+	r.seq = m->seq;
+	r.hello.version = DMK_IPC_VERSION;
+	r.hello.max_pinned = c->max_pinned;
+	r.hello.max_regions = c->max_regions;
+	r.hello.max_inflight = 1; /* synchronous on the socket in this version */
+	r.hello.lba_size = srv->be->lba_size;
+	r.hello.nlba = srv->be->nlba;
+	reply(c, &r);
+}
+
+static void do_register(struct dmk_ipc_server *srv, struct srv_client *c,
+			const struct dmk_ipc_msg *m, int fd)
+{
+	const struct dmk_ipc_register *rq = &m->reg;
+	struct srv_region nr, *grown;
+	struct dmk_ipc_msg ok;
+	char why[DMK_IPC_REASON_MAX + 1];
+
+	memset(&nr, 0, sizeof(nr));
+	if (rq->route == DMK_IPC_ROUTE_POOL || rq->route == DMK_IPC_ROUTE_LEASE) {
+		snprintf(why, sizeof(why), "REGISTER: the %s route is not implemented by this daemon",
+			 dmk_ipc_route_name(rq->route));
+		refuse(srv, c, m->seq, -ENOTSUP, why);
+		goto out;
+	}
+	if (rq->route == DMK_IPC_ROUTE_COPY && fd >= 0) {
+		refuse(srv, c, m->seq, -EINVAL, "REGISTER: the copy route takes no descriptor");
+		goto out;
+	}
+	if (rq->route == DMK_IPC_ROUTE_COPY && !srv->bounce) {
+		refuse(srv, c, m->seq, -ENOTSUP, "REGISTER: this daemon has no copy route");
+		goto out;
+	}
+	if (rq->route == DMK_IPC_ROUTE_MEMFD && fd < 0) {
+		refuse(srv, c, m->seq, -EINVAL, "REGISTER: the memfd route needs a descriptor");
+		goto out;
+	}
+	if (c->nregions >= c->max_regions) {
+		snprintf(why, sizeof(why), "REGISTER: the connection holds its %u regions already",
+			 c->max_regions);
+		refuse(srv, c, m->seq, -ENOSPC, why);
+		goto out;
+	}
+	if (rq->length > c->max_pinned - c->pinned) {
+		snprintf(why, sizeof(why),
+			 "REGISTER: %llu bytes more would pass the connection's %llu pinned bytes",
+			 (unsigned long long)rq->length, (unsigned long long)c->max_pinned);
+		refuse(srv, c, m->seq, -ENOSPC, why);
+		goto out;
+	}
+	nr.route = rq->route;
+	nr.prot = rq->prot;
+	nr.len = rq->length;
+	if (rq->route == DMK_IPC_ROUTE_MEMFD) {
+		struct stat st;
+		int seals, mprot, rc;
+
+		if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+			refuse(srv, c, m->seq, -EINVAL, "REGISTER: the descriptor is not a regular file");
+			goto out;
+		}
+		if (rq->offset > (uint64_t)st.st_size || rq->length > (uint64_t)st.st_size - rq->offset) {
+			snprintf(why, sizeof(why), "REGISTER: %llu+%llu is past the file's %lld bytes",
+				 (unsigned long long)rq->offset, (unsigned long long)rq->length,
+				 (long long)st.st_size);
+			refuse(srv, c, m->seq, -EINVAL, why);
+			goto out;
+		}
+		seals = fcntl(fd, F_GET_SEALS);
+		if (seals < 0 || !(seals & F_SEAL_SHRINK)) {
+			refuse(srv, c, m->seq, -EINVAL,
+			       "REGISTER: the file is not sealed with F_SEAL_SHRINK (it could shrink under the device)");
+			goto out;
+		}
+		mprot = PROT_READ | (rq->prot & DMK_PROT_WRITE ? PROT_WRITE : 0);
+		nr.map_len = (size_t)((rq->length + PAGE - 1) & ~(uint64_t)(PAGE - 1));
+		nr.map = mmap(NULL, nr.map_len, mprot, MAP_SHARED, fd, (off_t)rq->offset);
+		if (nr.map == MAP_FAILED) {
+			int e = errno;
+
+			nr.map = NULL;
+			snprintf(why, sizeof(why), "REGISTER: mapping the file: %s", strerror(e));
+			refuse(srv, c, m->seq, -e, why);
+			goto out;
+		}
+		rc = dmk_region_register(srv->be->space, nr.map, (size_t)rq->length, rq->prot, &nr.reg);
+		if (rc) {
+			snprintf(why, sizeof(why), "REGISTER: %s", dmk_last_error());
+			munmap(nr.map, nr.map_len);
+			refuse(srv, c, m->seq, rc, why);
+			goto out;
+		}
+	} else {
+		nr.addr = rq->addr;
+	}
+	grown = realloc(c->regions, (c->nregions + 1) * sizeof(*grown));
+	if (!grown) {
+		if (nr.reg)
+			dmk_region_unregister(nr.reg);
+		if (nr.map)
+			munmap(nr.map, nr.map_len);
+		refuse(srv, c, m->seq, -ENOMEM, "REGISTER: out of memory");
+		goto out;
+	}
+	c->regions = grown;
+	nr.handle = srv->next_handle++;
+	if (srv->next_handle > DMK_IPC_HANDLE_MAX)
+		srv->next_handle = 1;
+	c->regions[c->nregions++] = nr;
+	c->pinned += nr.len;
+	STAT_ADD(srv, regions, 1);
+	memset(&ok, 0, sizeof(ok));
+	ok.type = DMK_IPC_COMPLETION;
+	ok.seq = m->seq;
+	ok.comp.route = nr.route;
+	ok.comp.handle = nr.handle;
+	reply(c, &ok);
+out:
+	if (fd >= 0)
+		close(fd);
+}
+
+static void do_unregister(struct dmk_ipc_server *srv, struct srv_client *c,
+			  const struct dmk_ipc_msg *m)
+{
+	struct srv_region *r = own_region(srv, c, m, m->unreg.handle);
+	struct dmk_ipc_msg ok;
+
+	if (!r)
+		return;
+	region_release(srv, c, r);
+	*r = c->regions[--c->nregions];
+	memset(&ok, 0, sizeof(ok));
+	ok.type = DMK_IPC_COMPLETION;
+	ok.seq = m->seq;
+	reply(c, &ok);
+}
+
+/* The copy route: the device moves the bytes into and out of the daemon's
+ * bounce buffer, process_vm_*() moves them to and from the client. */
+static int copy_io(struct dmk_ipc_server *srv, struct srv_client *c, const struct srv_region *r,
+		   bool rd, uint64_t offset, uint64_t length, uint64_t lba)
+{
+	struct dmk_ipc_backend *be = srv->be;
+	uint64_t done = 0;
+
+	while (done < length) {
+		size_t n = (size_t)(length - done < srv->bounce_len ? length - done : srv->bounce_len);
+		struct iovec local = { srv->bounce, n };
+		struct iovec remote = { (void *)(uintptr_t)(r->addr + offset + done), n };
+		uint64_t blk = lba + done / be->lba_size;
+		ssize_t got;
+		int rc;
+
+		if (rd) {
+			rc = be->ops->read(be, blk, srv->bounce, n);
+			if (rc)
+				return rc;
+			got = process_vm_writev(c->pid, &local, 1, &remote, 1, 0);
+		} else {
+			got = process_vm_readv(c->pid, &local, 1, &remote, 1, 0);
+			if (got == (ssize_t)n) {
+				rc = be->ops->write(be, blk, srv->bounce, n);
+				if (rc)
+					return rc;
+			}
+		}
+		if (got < 0)
+			return dmki_fail(-errno, "copy route: %s of the client's memory: %s",
+					 rd ? "process_vm_writev" : "process_vm_readv", strerror(errno));
+		if (got != (ssize_t)n)
+			return dmki_fail(-EFAULT, "copy route: only %zd of %zu bytes of the client's memory",
+					 got, n);
+		done += n;
+	}
+	return 0;
+}
+
+static void do_io(struct dmk_ipc_server *srv, struct srv_client *c, const struct dmk_ipc_msg *m)
+{
+	struct dmk_ipc_backend *be = srv->be;
+	const struct dmk_ipc_io *io = &m->io;
+	bool rd = m->type == DMK_IPC_READ;
+	struct srv_region *r = own_region(srv, c, m, io->handle);
+	unsigned need = rd ? DMK_PROT_WRITE : DMK_PROT_READ;
+	struct dmk_ipc_msg done;
+	char why[DMK_IPC_REASON_MAX + 1];
+	const char *what = dmk_ipc_type_name(m->type);
+	int rc;
+
+	if (!r)
+		return;
+	if (io->offset > r->len || io->length > r->len - io->offset) {
+		snprintf(why, sizeof(why), "%s: bytes %llu+%llu are past region %llu of %llu bytes",
+			 what, (unsigned long long)io->offset, (unsigned long long)io->length,
+			 (unsigned long long)r->handle, (unsigned long long)r->len);
+		refuse(srv, c, m->seq, -EINVAL, why);
+		return;
+	}
+	if (io->length % be->lba_size) {
+		snprintf(why, sizeof(why), "%s: %llu bytes are not whole blocks of %u", what,
+			 (unsigned long long)io->length, be->lba_size);
+		refuse(srv, c, m->seq, -EINVAL, why);
+		return;
+	}
+	if (io->lba > be->nlba || io->length / be->lba_size > be->nlba - io->lba) {
+		snprintf(why, sizeof(why), "%s: blocks %llu+%llu are past the device's %llu", what,
+			 (unsigned long long)io->lba, (unsigned long long)(io->length / be->lba_size),
+			 (unsigned long long)be->nlba);
+		refuse(srv, c, m->seq, -ERANGE, why);
+		return;
+	}
+	if (!(r->prot & need)) {
+		snprintf(why, sizeof(why), "%s: region %llu does not let the device %s it", what,
+			 (unsigned long long)r->handle, rd ? "write" : "read");
+		refuse(srv, c, m->seq, -EACCES, why);
+		return;
+	}
+	if (r->route == DMK_IPC_ROUTE_MEMFD) {
+		uint8_t *va = (uint8_t *)r->map + io->offset;
+
+		rc = rd ? be->ops->read(be, io->lba, va, (size_t)io->length)
+			: be->ops->write(be, io->lba, va, (size_t)io->length);
+	} else {
+		rc = copy_io(srv, c, r, rd, io->offset, io->length, io->lba);
+	}
+	STAT_ADD(srv, requests, 1);
+	if (rc) {
+		/* A failed transfer is answered with an ERROR: its errno and why. */
+		snprintf(why, sizeof(why), "%s: %s", what, dmk_last_error());
+		slog(srv, "dmakitd: client %u (pid %d): %s", c->id, (int)c->pid, why);
+		reply_error(c, m->seq, rc, why);
+		return;
+	}
+	pthread_mutex_lock(&srv->lock);
+	srv->stats.bytes += io->length;
+	if (r->route == DMK_IPC_ROUTE_COPY)
+		srv->stats.copied += io->length;
+	pthread_mutex_unlock(&srv->lock);
+	memset(&done, 0, sizeof(done));
+	done.type = DMK_IPC_COMPLETION;
+	done.seq = m->seq;
+	done.comp.bytes = io->length;
+	reply(c, &done);
+}
+
+static void serve_one(struct dmk_ipc_server *srv, struct srv_client *c)
+{
+	struct dmk_ipc_msg m;
+	char why[DMK_IPC_REASON_MAX + 1];
+	int fd = -1, rc;
+
+	rc = dmk_ipc_recv(c->fd, &m, &fd);
+	if (rc == -ECONNRESET) {
+		client_close(srv, c, "closed");
+		return;
+	}
+	if (rc) {
+		/* -EBADMSG, -EPROTO, -EINVAL: the message does not decode. */
+		snprintf(why, sizeof(why), "%s", dmk_last_error());
+		drop(srv, c, 0, rc < 0 && rc >= -4095 ? rc : -EBADMSG, why);
+		return;
+	}
+	if (fd >= 0 && m.type != DMK_IPC_REGISTER) {
+		close(fd);
+		snprintf(why, sizeof(why), "%s came with a descriptor", dmk_ipc_type_name(m.type));
+		drop(srv, c, m.seq, -EBADMSG, why);
+		return;
+	}
+	if (!c->hello && m.type != DMK_IPC_HELLO) {
+		if (fd >= 0)
+			close(fd);
+		snprintf(why, sizeof(why), "%s before HELLO", dmk_ipc_type_name(m.type));
+		drop(srv, c, m.seq, -EPROTO, why);
+		return;
+	}
+	switch (m.type) {
+	case DMK_IPC_HELLO:
+		if (c->hello) {
+			drop(srv, c, m.seq, -EPROTO, "a second HELLO");
+			return;
+		}
+		do_hello(srv, c, &m);
+		return;
+	case DMK_IPC_REGISTER:
+		do_register(srv, c, &m, fd);
+		return;
+	case DMK_IPC_UNREGISTER:
+		do_unregister(srv, c, &m);
+		return;
+	case DMK_IPC_READ:
+	case DMK_IPC_WRITE:
+		do_io(srv, c, &m);
+		return;
+	case DMK_IPC_BYE:
+		client_close(srv, c, "BYE");
+		return;
+	default:
+		snprintf(why, sizeof(why), "a client may not send %s", dmk_ipc_type_name(m.type));
+		drop(srv, c, m.seq, -EPROTO, why);
+		return;
+	}
+}
+
+static void accept_one(struct dmk_ipc_server *srv)
+{
+	struct timeval tv = { 1, 0 };
+	struct srv_client *c = NULL;
+	struct ucred cred;
+	socklen_t cl = sizeof(cred);
+	int fd;
+
+	fd = accept4(srv->lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	for (unsigned i = 0; i < srv->opts.max_clients; i++)
+		if (srv->clients[i].fd < 0) {
+			c = &srv->clients[i];
+			break;
+		}
+	if (!c) {
+		slog(srv, "dmakitd: a connection refused: %u clients already", srv->opts.max_clients);
+		close(fd);
+		return;
+	}
+	memset(&cred, 0, sizeof(cred));
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) != 0) {
+		close(fd);
+		return;
+	}
+	/* A client that does not read its answers must not stall the others. */
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	memset(c, 0, sizeof(*c));
+	c->fd = fd;
+	c->id = ++srv->next_id;
+	c->pid = cred.pid;
+	c->uid = cred.uid;
+	pthread_mutex_lock(&srv->lock);
+	srv->stats.clients++;
+	srv->stats.accepted++;
+	pthread_mutex_unlock(&srv->lock);
+	slog(srv, "dmakitd: client %u: connected (pid %d, uid %u)", c->id, (int)c->pid,
+	     (unsigned)c->uid);
+}
+
+int dmk_ipc_server_run(struct dmk_ipc_server *srv)
+{
+	unsigned nc = srv->opts.max_clients;
+
+	for (;;) {
+		nfds_t n = 0;
+		int rc;
+
+		srv->pfd[n++] = (struct pollfd){ srv->stopfd, POLLIN, 0 };
+		srv->pfd[n++] = (struct pollfd){ srv->lfd, POLLIN, 0 };
+		for (unsigned i = 0; i < nc; i++)
+			srv->pfd[n++] = (struct pollfd){ srv->clients[i].fd, POLLIN, 0 };
+		rc = poll(srv->pfd, n, -1);
+		if (rc < 0) {
+			if (errno == EINTR)
+				continue;
+			return dmki_fail(-errno, "dmakitd: poll: %s", strerror(errno));
+		}
+		if (srv->pfd[0].revents) {
+			uint64_t v;
+
+			if (read(srv->stopfd, &v, sizeof(v)) < 0) {
+				/* the flag is what matters */
+			}
+			return 0;
+		}
+		for (unsigned i = 0; i < nc; i++) {
+			struct srv_client *c = &srv->clients[i];
+
+			if (c->fd >= 0 && srv->pfd[2 + i].fd == c->fd && srv->pfd[2 + i].revents)
+				serve_one(srv, c);
+		}
+		if (srv->pfd[1].revents & POLLIN)
+			accept_one(srv);
+	}
+}
+
+int dmk_ipc_server_stop(struct dmk_ipc_server *srv)
+{
+	uint64_t one = 1;
+
+	if (write(srv->stopfd, &one, sizeof(one)) < 0) {
+		/* the counter is full: a stop is pending anyway */
+	}
+	return 0;
+}
+
+int dmk_ipc_server_stats(struct dmk_ipc_server *srv, struct dmk_ipc_server_stats *stats)
+{
+	pthread_mutex_lock(&srv->lock);
+	*stats = srv->stats;
+	pthread_mutex_unlock(&srv->lock);
+	return 0;
+}
+
+int dmk_ipc_server_create(const char *path, struct dmk_ipc_backend *be,
+			  const struct dmk_ipc_server_opts *opts, struct dmk_ipc_server **out)
+{
+	struct dmk_ipc_server *srv;
+	struct sockaddr_un sa;
+	struct stat st;
+	int rc;
+
+	if (!path || !be || !out)
+		return dmki_fail(-EINVAL, "dmk_ipc_server_create: NULL argument");
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return dmki_fail(-EINVAL, "socket path of %zu bytes: at most %zu", strlen(path),
+				 sizeof(sa.sun_path) - 1);
+	srv = calloc(1, sizeof(*srv));
+	if (!srv)
+		return dmki_fail(-ENOMEM, "out of memory for a server");
+	if (opts)
+		srv->opts = *opts;
+	else
+		dmk_ipc_server_opts_init(&srv->opts);
+	if (srv->opts.max_clients < 1 || srv->opts.max_clients > 1024 || srv->opts.max_regions < 1 ||
+	    srv->opts.max_pinned == 0 || (srv->opts.socket_mode & ~0777u)) {
+		rc = dmki_fail(-EINVAL, "server options: max_clients %u (1 to 1024), max_regions %u, max_pinned %llu, mode %#o",
+			       srv->opts.max_clients, srv->opts.max_regions,
+			       (unsigned long long)srv->opts.max_pinned, srv->opts.socket_mode);
+		free(srv);
+		return rc;
+	}
+	srv->be = be;
+	srv->lfd = srv->stopfd = -1;
+	srv->next_handle = 1;
+	pthread_mutex_init(&srv->lock, NULL);
+	snprintf(srv->path, sizeof(srv->path), "%s", path);
+	srv->clients = calloc(srv->opts.max_clients, sizeof(*srv->clients));
+	srv->pfd = calloc(srv->opts.max_clients + 2u, sizeof(*srv->pfd));
+	if (!srv->clients || !srv->pfd) {
+		rc = dmki_fail(-ENOMEM, "out of memory for %u clients", srv->opts.max_clients);
+		goto fail;
+	}
+	for (unsigned i = 0; i < srv->opts.max_clients; i++)
+		srv->clients[i].fd = -1;
+	if (srv->opts.bounce_size) {
+		srv->bounce_len = (srv->opts.bounce_size + be->lba_size - 1) / be->lba_size * be->lba_size;
+		if (posix_memalign(&srv->bounce, PAGE, srv->bounce_len)) {
+			srv->bounce = NULL;
+			rc = dmki_fail(-ENOMEM, "out of memory for a %zu-byte bounce buffer", srv->bounce_len);
+			goto fail;
+		}
+		memset(srv->bounce, 0, srv->bounce_len);
+		rc = dmk_region_register(be->space, srv->bounce, srv->bounce_len, DMK_PROT_RW,
+					 &srv->bounce_reg);
+		if (rc)
+			goto fail;
+	}
+	srv->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (srv->stopfd < 0) {
+		rc = dmki_fail(-errno, "eventfd: %s", strerror(errno));
+		goto fail;
+	}
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			rc = dmki_fail(-EEXIST, "%s exists and is not a socket", path);
+			goto fail;
+		}
+		unlink(path);
+	}
+	srv->lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (srv->lfd < 0) {
+		rc = dmki_fail(-errno, "socket: %s", strerror(errno));
+		goto fail;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, path, strlen(path));
+	if (bind(srv->lfd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		rc = dmki_fail(-errno, "bind %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (chmod(path, srv->opts.socket_mode) != 0 || listen(srv->lfd, 64) != 0) {
+		rc = dmki_fail(-errno, "chmod/listen %s: %s", path, strerror(errno));
+		unlink(path);
+		goto fail;
+	}
+	*out = srv;
+	return 0;
+fail:
+	if (srv->lfd >= 0)
+		close(srv->lfd);
+	if (srv->stopfd >= 0)
+		close(srv->stopfd);
+	if (srv->bounce_reg)
+		dmk_region_unregister(srv->bounce_reg);
+	free(srv->bounce);
+	free(srv->clients);
+	free(srv->pfd);
+	pthread_mutex_destroy(&srv->lock);
+	free(srv);
+	return rc;
+}
+
+int dmk_ipc_server_destroy(struct dmk_ipc_server *srv)
+{
+	if (!srv)
+		return 0;
+	for (unsigned i = 0; i < srv->opts.max_clients; i++)
+		if (srv->clients[i].fd >= 0)
+			client_close(srv, &srv->clients[i], "server destroyed");
+	close(srv->lfd);
+	unlink(srv->path);
+	close(srv->stopfd);
+	if (srv->bounce_reg)
+		dmk_region_unregister(srv->bounce_reg);
+	free(srv->bounce);
+	free(srv->clients);
+	free(srv->pfd);
+	pthread_mutex_destroy(&srv->lock);
+	free(srv);
+	return 0;
+}

@@ -1,0 +1,575 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The driver daemon and the client library (include/dmakit/ipc_server.h,
+ * ipc_client.h) on the host: a server thread on the sim backend (a RAM disk
+ * behind the sim IOMMU), clients in forked child processes and in this one.
+ * Data both ways through the memfd and copy routes, checked byte for byte
+ * against the RAM disk; a forged handle refused and logged with the
+ * connection kept; a hostile message disconnecting only its sender; a
+ * client killed with SIGKILL leaving the daemon serving; the daemon gone
+ * giving -ECONNRESET.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <dmakit/error.h>
+#include <dmakit/ipc.h>
+#include <dmakit/ipc_client.h>
+#include <dmakit/ipc_server.h>
+#include <dmakit/region.h>
+
+#define LBA 512u
+#define NLBA 2048u
+
+struct fixture {
+	char dir[64];
+	char path[128];
+	struct dmk_ipc_backend *be;
+	struct dmk_ipc_server *srv;
+	pthread_t thread;
+	int log_fd;
+	uint8_t *disk;
+};
+
+static uint8_t pat(size_t i, unsigned seed)
+{
+	return (uint8_t)(i * 31u + seed * 7u + (i >> 9));
+}
+
+static void fill(uint8_t *p, size_t len, unsigned seed)
+{
+	for (size_t i = 0; i < len; i++)
+		p[i] = pat(i, seed);
+}
+
+/* The first byte where @p differs from pattern @seed, or -1. */
+static long differs(const uint8_t *p, size_t len, unsigned seed)
+{
+	for (size_t i = 0; i < len; i++)
+		if (p[i] != pat(i, seed))
+			return (long)i;
+	return -1;
+}
+
+static void *serve(void *arg)
+{
+	struct fixture *f = arg;
+
+	return (void *)(intptr_t)dmk_ipc_server_run(f->srv);
+}
+
+static void start(struct fixture *f, const struct dmk_ipc_server_opts *opts)
+{
+	struct dmk_ipc_server_opts o;
+	size_t len;
+
+	memset(f, 0, sizeof(*f));
+	snprintf(f->dir, sizeof(f->dir), "/tmp/dmk-ipc-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->path, sizeof(f->path), "%s/sock", f->dir);
+	assert_int_equal(dmk_ipc_backend_sim_create(LBA, NLBA, &f->be), 0);
+	f->disk = dmk_ipc_backend_sim_disk(f->be, &len);
+	assert_non_null(f->disk);
+	assert_int_equal(len, (size_t)LBA * NLBA);
+	f->log_fd = memfd_create("dmakitd-log", MFD_CLOEXEC);
+	assert_true(f->log_fd >= 0);
+	if (opts)
+		o = *opts;
+	else
+		dmk_ipc_server_opts_init(&o);
+	o.log_fd = f->log_fd;
+	assert_int_equal(dmk_ipc_server_create(f->path, f->be, &o, &f->srv), 0);
+	assert_int_equal(pthread_create(&f->thread, NULL, serve, f), 0);
+}
+
+static void stop(struct fixture *f)
+{
+	void *ret;
+
+	dmk_ipc_server_stop(f->srv);
+	pthread_join(f->thread, &ret);
+	assert_int_equal((int)(intptr_t)ret, 0);
+	assert_int_equal(dmk_ipc_server_destroy(f->srv), 0);
+	assert_int_equal(dmk_ipc_backend_destroy(f->be), 0);
+	close(f->log_fd);
+	rmdir(f->dir);
+}
+
+/* What the server logged so far. */
+static char *logged(struct fixture *f)
+{
+	static char buf[65536];
+	ssize_t n = pread(f->log_fd, buf, sizeof(buf) - 1, 0);
+
+	buf[n > 0 ? n : 0] = '\0';
+	return buf;
+}
+
+static struct dmk_ipc_server_stats stats(struct fixture *f)
+{
+	struct dmk_ipc_server_stats s;
+
+	dmk_ipc_server_stats(f->srv, &s);
+	return s;
+}
+
+static int wait_child(pid_t pid)
+{
+	int st;
+
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	if (!WIFEXITED(st))
+		fail_msg("child died by signal %d", WTERMSIG(st));
+	return WEXITSTATUS(st);
+}
+
+/*
+ * A client in a child process: read blocks 0..15 (pattern 1, put on the
+ * disk by the parent) into its buffer at byte 4096, check them, then write
+ * pattern 2 from the start of its buffer to blocks 100..115. Exit status:
+ * 0, or the step that failed.
+ */
+static int child_client(const char *path, int copy)
+{
+	const size_t len = 16 * LBA, size = 4096 + len;
+	struct dmk_ipc_client *c;
+	struct dmk_ipc_hello g;
+	uint64_t h;
+	unsigned route;
+	uint8_t *buf;
+	int fd = -1;
+
+	if (dmk_ipc_client_connect(path, NULL, &c))
+		return 10;
+	dmk_ipc_client_limits(c, &g);
+	if (g.lba_size != LBA || g.nlba != NLBA || g.max_inflight != 1)
+		return 11;
+	if (copy) {
+		if (posix_memalign((void **)&buf, 64, size))
+			return 12;
+		memset(buf, 0, size);
+		if (dmk_ipc_client_register_copy(c, buf, size, DMK_PROT_RW, &h, &route))
+			return 13;
+		if (route != DMK_IPC_ROUTE_COPY)
+			return 14;
+	} else {
+		if (dmk_ipc_memfd_alloc(size, (void **)&buf, &fd))
+			return 12;
+		if (dmk_ipc_client_register_memfd(c, fd, 0, size, DMK_PROT_RW, &h, &route))
+			return 13;
+		if (route != DMK_IPC_ROUTE_MEMFD)
+			return 14;
+	}
+	if (dmk_ipc_client_read(c, h, 4096, len, 0))
+		return 15;
+	if (differs(buf + 4096, len, 1) >= 0)
+		return 16;
+	for (size_t i = 0; i < 4096; i++)
+		if (buf[i] != 0)
+			return 17; /* bytes outside the request untouched */
+	fill(buf, len, 2);
+	if (dmk_ipc_client_write(c, h, 0, len, 100))
+		return 18;
+	if (dmk_ipc_client_unregister(c, h))
+		return 19;
+	if (dmk_ipc_client_read(c, h, 0, LBA, 0) != -EPERM)
+		return 20; /* gone with the unregister */
+	dmk_ipc_client_close(c);
+	return 0;
+}
+
+static void routes_both_ways(int copy)
+{
+	struct dmk_ipc_server_opts o;
+	struct dmk_ipc_server_stats s;
+	struct fixture f;
+	pid_t pid;
+	int rc;
+
+	dmk_ipc_server_opts_init(&o);
+	o.bounce_size = 3000; /* 3072 bytes: the copy route in several pieces */
+	start(&f, &o);
+	fill(f.disk, 16 * LBA, 1);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(child_client(f.path, copy));
+	rc = wait_child(pid);
+	if (rc)
+		fail_msg("the client failed at step %d", rc);
+	assert_int_equal(differs(f.disk + 100 * LBA, 16 * LBA, 2), -1);
+	assert_int_equal(differs(f.disk, 16 * LBA, 1), -1);
+	s = stats(&f);
+	assert_true(s.requests == 2);
+	assert_true(s.bytes == 2 * 16 * LBA);
+	assert_true(s.copied == (copy ? 2 * 16 * LBA : 0));
+	assert_true(s.regions == 0);
+	assert_true(s.refused == 1 && s.forged == 1); /* the read after unregister */
+	stop(&f);
+}
+
+static void test_memfd_route(void **state)
+{
+	(void)state;
+	routes_both_ways(0);
+}
+
+static void test_copy_route(void **state)
+{
+	(void)state;
+	routes_both_ways(1);
+}
+
+static void test_forged_handle(void **state)
+{
+	struct dmk_ipc_client *a, *b;
+	struct fixture f;
+	uint8_t *ba, *bb;
+	uint64_t ha, hb;
+	unsigned route;
+	int fa, fb;
+
+	(void)state;
+	start(&f, NULL);
+	fill(f.disk, 4 * LBA, 3);
+	assert_int_equal(dmk_ipc_client_connect(f.path, NULL, &a), 0);
+	assert_int_equal(dmk_ipc_client_connect(f.path, NULL, &b), 0);
+	assert_int_equal(dmk_ipc_memfd_alloc(4 * LBA, (void **)&ba, &fa), 0);
+	assert_int_equal(dmk_ipc_memfd_alloc(4 * LBA, (void **)&bb, &fb), 0);
+	assert_int_equal(dmk_ipc_client_register_memfd(a, fa, 0, 4 * LBA, DMK_PROT_RW, &ha, &route), 0);
+	assert_int_equal(dmk_ipc_client_register_memfd(b, fb, 0, 4 * LBA, DMK_PROT_RW, &hb, &route), 0);
+	assert_true(ha != hb);
+	memset(ba, 0xee, 4 * LBA);
+
+	/* B names A's handle, and a made-up one: refused, logged, kept */
+	assert_int_equal(dmk_ipc_client_read(b, ha, 0, 4 * LBA, 0), -EPERM);
+	assert_non_null(strstr(dmk_last_error(), "not a region of this connection"));
+	assert_int_equal(dmk_ipc_client_write(b, ha, 0, LBA, 0), -EPERM);
+	assert_int_equal(dmk_ipc_client_unregister(b, ha), -EPERM);
+	assert_int_equal(dmk_ipc_client_read(b, 12345, 0, LBA, 0), -EPERM);
+	for (size_t i = 0; i < 4 * LBA; i++)
+		assert_int_equal(ba[i], 0xee);
+	assert_int_equal(differs(f.disk, 4 * LBA, 3), -1);
+	assert_true(stats(&f).forged == 4);
+	assert_non_null(strstr(logged(&f), "handle 12345 is not a region of this connection"));
+
+	/* both connections still work */
+	assert_int_equal(dmk_ipc_client_read(b, hb, 0, 4 * LBA, 0), 0);
+	assert_int_equal(differs(bb, 4 * LBA, 3), -1);
+	assert_int_equal(dmk_ipc_client_read(a, ha, 0, 4 * LBA, 0), 0);
+	assert_int_equal(differs(ba, 4 * LBA, 3), -1);
+	assert_true(stats(&f).clients == 2 && stats(&f).dropped == 0);
+
+	dmk_ipc_client_close(a);
+	dmk_ipc_client_close(b);
+	munmap(ba, 4 * LBA);
+	munmap(bb, 4 * LBA);
+	close(fa);
+	close(fb);
+	stop(&f);
+}
+
+static int raw_connect(const char *path)
+{
+	struct sockaddr_un sa;
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+static int raw_hello(const char *path)
+{
+	struct dmk_ipc_msg m;
+	int fd = raw_connect(path);
+
+	memset(&m, 0, sizeof(m));
+	m.type = DMK_IPC_HELLO;
+	m.seq = 1;
+	m.hello.version = DMK_IPC_VERSION;
+	assert_int_equal(dmk_ipc_send(fd, &m, -1), 0);
+	assert_int_equal(dmk_ipc_recv(fd, &m, NULL), 0);
+	assert_int_equal(m.type, DMK_IPC_HELLO);
+	return fd;
+}
+
+/* The server answers @fd's last message with ERROR @err and hangs up. */
+static void assert_dropped(int fd, int err)
+{
+	struct dmk_ipc_msg m;
+
+	assert_int_equal(dmk_ipc_recv(fd, &m, NULL), 0);
+	assert_int_equal(m.type, DMK_IPC_ERROR);
+	assert_int_equal(m.error.err, err);
+	assert_int_equal(dmk_ipc_recv(fd, &m, NULL), -ECONNRESET);
+	close(fd);
+}
+
+static void test_hostile_disconnects_only_sender(void **state)
+{
+	struct dmk_ipc_client *a;
+	struct dmk_ipc_msg m;
+	struct fixture f;
+	uint8_t raw[DMK_IPC_MSG_MAX + 8], *buf;
+	uint64_t h;
+	unsigned route;
+	size_t len;
+	int fd, hfd;
+
+	(void)state;
+	start(&f, NULL);
+	fill(f.disk, 2 * LBA, 4);
+	assert_int_equal(dmk_ipc_client_connect(f.path, NULL, &a), 0);
+	assert_int_equal(dmk_ipc_memfd_alloc(2 * LBA, (void **)&buf, &fd), 0);
+	assert_int_equal(dmk_ipc_client_register_memfd(a, fd, 0, 2 * LBA, DMK_PROT_RW, &h, &route), 0);
+
+	/* a READ one byte too long (the header agreeing with the datagram) */
+	hfd = raw_hello(f.path);
+	memset(&m, 0, sizeof(m));
+	m.type = DMK_IPC_READ;
+	m.seq = 2;
+	m.io.handle = h;
+	m.io.length = LBA;
+	assert_int_equal(dmk_ipc_encode(&m, raw, sizeof(raw), &len), 0);
+	raw[len] = 0;
+	raw[8] = (uint8_t)(len + 1);
+	assert_int_equal(send(hfd, raw, len + 1, 0), (ssize_t)len + 1);
+	assert_dropped(hfd, -EBADMSG);
+
+	/* an unknown type */
+	hfd = raw_hello(f.path);
+	assert_int_equal(dmk_ipc_encode(&m, raw, sizeof(raw), &len), 0);
+	raw[6] = 77;
+	assert_int_equal(send(hfd, raw, len, 0), (ssize_t)len);
+	assert_dropped(hfd, -EBADMSG);
+
+	/* a READ before HELLO; a COMPLETION from a client */
+	hfd = raw_connect(f.path);
+	assert_int_equal(dmk_ipc_send(hfd, &m, -1), 0);
+	assert_dropped(hfd, -EPROTO);
+	hfd = raw_hello(f.path);
+	memset(&m, 0, sizeof(m));
+	m.type = DMK_IPC_COMPLETION;
+	assert_int_equal(dmk_ipc_send(hfd, &m, -1), 0);
+	assert_dropped(hfd, -EPROTO);
+
+	/* garbage */
+	hfd = raw_connect(f.path);
+	memset(raw, 0x41, 100);
+	assert_int_equal(send(hfd, raw, 100, 0), 100);
+	assert_dropped(hfd, -EBADMSG);
+
+	assert_true(stats(&f).dropped == 5);
+	assert_non_null(strstr(logged(&f), "protocol error: wrong length"));
+	/* the well-behaved client keeps working */
+	assert_int_equal(dmk_ipc_client_read(a, h, 0, 2 * LBA, 0), 0);
+	assert_int_equal(differs(buf, 2 * LBA, 4), -1);
+	assert_true(stats(&f).clients == 1);
+	dmk_ipc_client_close(a);
+	munmap(buf, 2 * LBA);
+	close(fd);
+	stop(&f);
+}
+
+static void test_sigkill_client(void **state)
+{
+	struct dmk_ipc_client *c;
+	struct fixture f;
+	uint8_t *buf;
+	uint64_t h;
+	unsigned route;
+	int pipefd[2], fd, st;
+	char ready;
+	pid_t pid;
+
+	(void)state;
+	start(&f, NULL);
+	fill(f.disk, 8 * LBA, 5);
+	assert_int_equal(pipe(pipefd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(pipefd[0]);
+		if (dmk_ipc_client_connect(f.path, NULL, &c) ||
+		    dmk_ipc_memfd_alloc(8 * LBA, (void **)&buf, &fd) ||
+		    dmk_ipc_client_register_memfd(c, fd, 0, 8 * LBA, DMK_PROT_RW, &h, &route) ||
+		    dmk_ipc_client_register_copy(c, buf, 8 * LBA, DMK_PROT_RW, &h, &route) ||
+		    dmk_ipc_client_read(c, h, 0, 8 * LBA, 0))
+			_exit(1);
+		if (write(pipefd[1], "r", 1) != 1)
+			_exit(2);
+		for (;;)
+			pause();
+	}
+	close(pipefd[1]);
+	assert_int_equal(read(pipefd[0], &ready, 1), 1);
+	close(pipefd[0]);
+	assert_true(stats(&f).regions == 2 && stats(&f).clients == 1);
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFSIGNALED(st));
+	for (int i = 0; i < 500 && stats(&f).clients != 0; i++)
+		usleep(10000);
+	assert_true(stats(&f).clients == 0);
+	assert_true(stats(&f).regions == 0);
+	assert_non_null(strstr(logged(&f), "disconnected (closed), 2 region(s) released"));
+
+	/* the daemon serves on */
+	assert_int_equal(dmk_ipc_client_connect(f.path, NULL, &c), 0);
+	assert_int_equal(dmk_ipc_memfd_alloc(8 * LBA, (void **)&buf, &fd), 0);
+	assert_int_equal(dmk_ipc_client_register_memfd(c, fd, 0, 8 * LBA, DMK_PROT_RW, &h, &route), 0);
+	assert_int_equal(dmk_ipc_client_read(c, h, 0, 8 * LBA, 0), 0);
+	assert_int_equal(differs(buf, 8 * LBA, 5), -1);
+	dmk_ipc_client_close(c);
+	munmap(buf, 8 * LBA);
+	close(fd);
+	stop(&f);
+}
+
+static void test_refusals(void **state)
+{
+	struct dmk_ipc_server_opts o;
+	struct dmk_ipc_client *c;
+	struct dmk_ipc_hello wish;
+	struct fixture f;
+	uint8_t *buf, *ro;
+	uint64_t h, hro, hx;
+	unsigned route;
+	int fd, fro, plain;
+
+	(void)state;
+	dmk_ipc_server_opts_init(&o);
+	o.max_regions = 8;
+	start(&f, &o);
+	memset(&wish, 0, sizeof(wish));
+	wish.max_regions = 3;
+	assert_int_equal(dmk_ipc_client_connect(f.path, &wish, &c), 0);
+	dmk_ipc_client_limits(c, &wish);
+	assert_int_equal(wish.max_regions, 3);
+	assert_int_equal(dmk_ipc_memfd_alloc(8 * LBA, (void **)&buf, &fd), 0);
+	assert_int_equal(dmk_ipc_client_register_memfd(c, fd, 0, 8 * LBA, DMK_PROT_RW, &h, &route), 0);
+
+	assert_int_equal(dmk_ipc_client_read(c, h, 4 * LBA, 8 * LBA, 0), -EINVAL);
+	assert_non_null(strstr(dmk_last_error(), "past region"));
+	assert_int_equal(dmk_ipc_client_read(c, h, 0, 100, 0), -EINVAL);
+	assert_non_null(strstr(dmk_last_error(), "whole blocks"));
+	assert_int_equal(dmk_ipc_client_read(c, h, 0, 2 * LBA, NLBA - 1), -ERANGE);
+	assert_int_equal(dmk_ipc_client_read(c, h, 0, LBA, UINT64_MAX - 2), -ERANGE);
+
+	/* a region the device may only read cannot be read into */
+	assert_int_equal(dmk_ipc_memfd_alloc(LBA, (void **)&ro, &fro), 0);
+	assert_int_equal(dmk_ipc_client_register_memfd(c, fro, 0, LBA, DMK_PROT_READ, &hro, &route), 0);
+	assert_int_equal(dmk_ipc_client_read(c, hro, 0, LBA, 0), -EACCES);
+	assert_int_equal(dmk_ipc_client_write(c, hro, 0, LBA, 0), 0);
+
+	/* past the file; a file that may shrink; the region limit */
+	assert_int_equal(dmk_ipc_client_register_memfd(c, fd, 4096, 8 * LBA, DMK_PROT_RW, &hx, &route), -EINVAL);
+	assert_non_null(strstr(dmk_last_error(), "past the file"));
+	plain = memfd_create("unsealed", MFD_CLOEXEC);
+	assert_true(plain >= 0);
+	assert_int_equal(ftruncate(plain, 4096), 0);
+	assert_int_equal(dmk_ipc_client_register_memfd(c, plain, 0, 4096, DMK_PROT_RW, &hx, &route), -EINVAL);
+	assert_non_null(strstr(dmk_last_error(), "F_SEAL_SHRINK"));
+	assert_int_equal(dmk_ipc_client_register_copy(c, buf, LBA, DMK_PROT_RW, &hx, &route), 0);
+	assert_int_equal(dmk_ipc_client_register_copy(c, buf, LBA, DMK_PROT_RW, &hx, &route), -ENOSPC);
+	assert_true(stats(&f).dropped == 0 && stats(&f).clients == 1);
+
+	dmk_ipc_client_close(c);
+	close(plain);
+	munmap(buf, 8 * LBA);
+	munmap(ro, LBA);
+	close(fd);
+	close(fro);
+	stop(&f);
+}
+
+/* The pool and lease routes are refused, not pretended. */
+static void test_routes_not_implemented(void **state)
+{
+	struct dmk_ipc_msg m;
+	struct fixture f;
+	int fd;
+
+	(void)state;
+	start(&f, NULL);
+	fd = raw_hello(f.path);
+	for (unsigned route = DMK_IPC_ROUTE_POOL; route <= DMK_IPC_ROUTE_LEASE; route++) {
+		memset(&m, 0, sizeof(m));
+		m.type = DMK_IPC_REGISTER;
+		m.seq = 5;
+		m.reg.route = route;
+		m.reg.prot = DMK_PROT_RW;
+		m.reg.length = 4096;
+		assert_int_equal(dmk_ipc_send(fd, &m, -1), 0);
+		assert_int_equal(dmk_ipc_recv(fd, &m, NULL), 0);
+		assert_int_equal(m.type, DMK_IPC_ERROR);
+		assert_int_equal(m.error.err, -ENOTSUP);
+		assert_non_null(strstr(m.error.reason, "not implemented"));
+	}
+	close(fd);
+	stop(&f);
+}
+
+/* A daemon that goes away gives its clients an error, not a hang. */
+static void test_daemon_gone(void **state)
+{
+	struct dmk_ipc_client *c;
+	struct fixture f;
+	uint8_t *buf;
+	uint64_t h;
+	unsigned route;
+	char path[128];
+	int fd;
+
+	(void)state;
+	start(&f, NULL);
+	snprintf(path, sizeof(path), "%s", f.path);
+	assert_int_equal(dmk_ipc_client_connect(f.path, NULL, &c), 0);
+	assert_int_equal(dmk_ipc_memfd_alloc(LBA, (void **)&buf, &fd), 0);
+	assert_int_equal(dmk_ipc_client_register_memfd(c, fd, 0, LBA, DMK_PROT_RW, &h, &route), 0);
+	stop(&f);
+	assert_int_equal(dmk_ipc_client_read(c, h, 0, LBA, 0), -ECONNRESET);
+	assert_non_null(strstr(dmk_last_error(), "daemon closed the connection"));
+	dmk_ipc_client_close(c);
+	assert_int_equal(dmk_ipc_client_connect(path, NULL, &c), -ENOENT);
+	munmap(buf, LBA);
+	close(fd);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_memfd_route),
+		cmocka_unit_test(test_copy_route),
+		cmocka_unit_test(test_forged_handle),
+		cmocka_unit_test(test_hostile_disconnects_only_sender),
+		cmocka_unit_test(test_sigkill_client),
+		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_routes_not_implemented),
+		cmocka_unit_test(test_daemon_gone),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
