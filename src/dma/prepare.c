@@ -358,6 +358,43 @@ static int run_at(struct gen *g, char **va_out, uint64_t *dev, uint64_t *len,
 }
 
 /*
+ * Whole pages [@i, @last) of a page array: one load and one compare a page,
+ * a store at each break in device addresses. Its own function, with only
+ * what the loop needs live, so that nothing spills to the stack. Returns the
+ * first page it did not take (a limit or a rule the caller must look at).
+ */
+static __attribute__((noinline)) uintptr_t
+walk_whole_pages(const uint64_t *pages, uintptr_t i, uintptr_t last, struct dmk_seg *segs,
+		 size_t *np, struct dmk_seg *run, uint64_t max_seg, uint64_t la_mask,
+		 uint64_t end_mask, uint64_t gmask)
+{
+	uint64_t run_start = run->addr, run_end = run->addr + run->len;
+	size_t n = *np;
+
+	for (; i < last; i++) {
+		uint64_t dev = pages[i];
+
+		if (dev == run_end) {
+			if (unlikely(run_end + DMK_HOST_PAGE - run_start > max_seg))
+				break;
+			run_end += DMK_HOST_PAGE;
+			continue;
+		}
+		if (unlikely((((run_end - run_start) & la_mask) | (run_end & end_mask) | (dev & gmask))))
+			break;
+		segs[n].addr = run_start;
+		segs[n].len = run_end - run_start;
+		n++;
+		run_start = dev;
+		run_end = dev + DMK_HOST_PAGE;
+	}
+	run->addr = run_start;
+	run->len = run_end - run_start;
+	*np = n;
+	return i;
+}
+
+/*
  * Not inlined: inside generate() the loop below runs out of registers.
  *
  * Physically scattered memory (phys, or a scattered sim): walk the region's
@@ -409,30 +446,9 @@ static __attribute__((noinline)) uint64_t walk_pages(struct gen *g, const struct
 			 * device addresses, one store each. A page that needs
 			 * more thought stops this loop and goes the long way.
 			 */
-			uintptr_t i = p >> DMK_HOST_PAGE_SHIFT, last = end >> DMK_HOST_PAGE_SHIFT;
-			const uint64_t gmask = G - 1;
-			uint64_t run_end = run.addr + run.len;
-			/* The run may grow up to here (max_seg, saturating). */
-			uint64_t run_cap = run.addr + max_seg < run.addr ? UINT64_MAX : run.addr + max_seg;
+			uintptr_t i = walk_whole_pages(pages, p >> DMK_HOST_PAGE_SHIFT, end >> DMK_HOST_PAGE_SHIFT,
+						       segs, &n, &run, max_seg, la_mask, end_mask, G - 1);
 
-			for (; i < last; i++) {
-				dev = pages[i];
-				if (dev == run_end) {
-					if (unlikely(run_end + DMK_HOST_PAGE > run_cap))
-						break;
-					run_end += DMK_HOST_PAGE;
-					continue;
-				}
-				if (unlikely((((run_end - run.addr) & la_mask) | (run_end & end_mask) | (dev & gmask))))
-					break;
-				segs[n].addr = run.addr;
-				segs[n].len = run_end - run.addr;
-				n++;
-				run.addr = dev;
-				run_end = dev + DMK_HOST_PAGE;
-				run_cap = dev + max_seg < dev ? UINT64_MAX : dev + max_seg;
-			}
-			run.len = run_end - run.addr;
 			if (i == p >> DMK_HOST_PAGE_SHIFT)
 				goto general;	/* the first page itself needs the long way */
 			p = i << DMK_HOST_PAGE_SHIFT;
