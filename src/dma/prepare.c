@@ -638,7 +638,9 @@ static int generate(struct gen *g)
 				return dmki_fail(-EFAULT, "byte %" PRIu64 " of the transfer is in a registration being removed",
 						 g->slice_off + g->x);
 		}
-		if (!bouncing && !r->linear && d->unbounded && !g->fresh_segment) {
+		/* Worth its call only beyond a couple of pages. */
+		if (!bouncing && !r->linear && d->unbounded && !g->fresh_segment &&
+		    min_u64(g->iov[g->iov_i].iov_len - g->iov_off, g->target - g->x) > 2 * DMK_HOST_PAGE) {
 			used = walk_pages(g, r, (uintptr_t)va);
 			if (used) {
 				advance(g, used);
