@@ -184,7 +184,6 @@ static inline __attribute__((always_inline)) int emit(struct gen *g, uint64_t de
 	struct dmk_dma *d = g->d;
 	size_t n = d->nsegs;
 
-	/* Bounce bytes must stop at legal cut points: only without a size limit here. */
 	/* In-place bytes only: bounce bytes must stop at legal cut points. */
 	if (likely(d->unbounded && !bounce && !g->fresh_segment && !d->nb)) {
 		struct dmk_seg *last = &d->segs[n ? n - 1 : 0];
