@@ -34,6 +34,9 @@
 #include <dmakit/ipc_client.h>
 #include <dmakit/ipc_server.h>
 #include <dmakit/region.h>
+#include <dmakit/space.h>
+
+#include "ipc/backend_priv.h"
 
 #define LBA 512u
 #define NLBA 2048u
@@ -557,9 +560,141 @@ static void test_daemon_gone(void **state)
 	close(fd);
 }
 
+/*
+ * tools/dmakitd as a process of its own (its path in DMKITD, set by meson):
+ * one application process writes through the memfd route, another reads
+ * the blocks back through the copy route and checks them byte for byte;
+ * SIGTERM stops the daemon cleanly and removes its socket.
+ */
+static int app_write(const char *path)
+{
+	struct dmk_ipc_client *c;
+	uint64_t h;
+	unsigned route;
+	uint8_t *buf;
+	int fd;
+
+	if (dmk_ipc_client_connect(path, NULL, &c) || dmk_ipc_memfd_alloc(32 * LBA, (void **)&buf, &fd) ||
+	    dmk_ipc_client_register_memfd(c, fd, 0, 32 * LBA, DMK_PROT_READ, &h, &route) ||
+	    route != DMK_IPC_ROUTE_MEMFD)
+		return 1;
+	fill(buf, 32 * LBA, 9);
+	if (dmk_ipc_client_write(c, h, 0, 32 * LBA, 7))
+		return 2;
+	dmk_ipc_client_close(c);
+	return 0;
+}
+
+static int app_read(const char *path)
+{
+	struct dmk_ipc_client *c;
+	uint64_t h;
+	unsigned route;
+	uint8_t *buf;
+
+	if (posix_memalign((void **)&buf, 4096, 32 * LBA))
+		return 1;
+	memset(buf, 0, 32 * LBA);
+	if (dmk_ipc_client_connect(path, NULL, &c) ||
+	    dmk_ipc_client_register_copy(c, buf, 32 * LBA, DMK_PROT_WRITE, &h, &route) ||
+	    route != DMK_IPC_ROUTE_COPY)
+		return 3;
+	if (dmk_ipc_client_read(c, h, 0, 32 * LBA, 7))
+		return 4;
+	if (differs(buf, 32 * LBA, 9) >= 0)
+		return 5;
+	dmk_ipc_client_close(c);
+	free(buf);
+	return 0;
+}
+
+static void test_dmakitd_process(void **state)
+{
+	const char *exe = getenv("DMKITD");
+	char dir[64], path[128];
+	struct dmk_ipc_client *c = NULL;
+	pid_t d, a;
+	int rc = -1;
+
+	(void)state;
+	if (!exe)
+		skip();
+	snprintf(dir, sizeof(dir), "/tmp/dmk-ipcd-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/sock", dir);
+	d = fork();
+	assert_true(d >= 0);
+	if (d == 0) {
+		execl(exe, exe, "--sim", "4096", "--socket", path, "--bounce", "8192", "--quiet",
+		      (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 500 && rc; i++) {
+		rc = dmk_ipc_client_connect(path, NULL, &c);
+		if (rc)
+			usleep(10000);
+	}
+	assert_int_equal(rc, 0);
+	dmk_ipc_client_close(c);
+	a = fork();
+	assert_true(a >= 0);
+	if (a == 0)
+		_exit(app_write(path));
+	rc = wait_child(a);
+	if (rc)
+		fail_msg("the writing application failed at step %d", rc);
+	a = fork();
+	assert_true(a >= 0);
+	if (a == 0)
+		_exit(app_read(path));
+	rc = wait_child(a);
+	if (rc)
+		fail_msg("the reading application failed at step %d", rc);
+	assert_int_equal(kill(d, SIGTERM), 0);
+	assert_int_equal(wait_child(d), 0);
+	assert_int_equal(access(path, F_OK), -1);
+	rmdir(dir);
+}
+
+/* The sim backend moves bytes only through the sim IOMMU: memory the
+ * daemon did not register faults, registered memory gets the bytes. */
+static void test_sim_backend_needs_registration(void **state)
+{
+	struct dmk_ipc_backend *be;
+	struct dmk_sim_fault fault;
+	struct dmk_region *r;
+	uint8_t *disk, *buf = NULL;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(dmk_ipc_backend_sim_create(LBA, 64, &be), 0);
+	disk = dmk_ipc_backend_sim_disk(be, &n);
+	fill(disk, n, 6);
+	assert_int_equal(posix_memalign((void **)&buf, 4096, 8192), 0);
+	memset(buf, 0, 8192);
+	assert_int_equal(be->ops->read(be, 0, buf, 4 * LBA), -EFAULT);
+	assert_int_equal(dmk_region_register(dmk_ipc_backend_space(be), buf, 4 * LBA, DMK_PROT_READ, &r), 0);
+	assert_int_equal(be->ops->read(be, 0, buf, 4 * LBA), -EFAULT); /* device may not write it */
+	assert_int_equal(be->ops->write(be, 8, buf, 4 * LBA), 0);
+	assert_int_equal(dmk_region_unregister(r), 0);
+	assert_int_equal(dmk_region_register(dmk_ipc_backend_space(be), buf, 4 * LBA, DMK_PROT_WRITE, &r), 0);
+	assert_int_equal(be->ops->read(be, 16, buf, 4 * LBA), 0);
+	assert_int_equal(memcmp(buf, disk + 16 * LBA, 4 * LBA), 0);
+	assert_int_equal(be->ops->read(be, 62, buf, 4 * LBA), -ERANGE);
+	assert_int_equal(dmk_ipc_backend_destroy(be), -EBUSY);
+	assert_int_equal(be->ops->read(be, 0, buf, 4 * LBA), 0); /* still works */
+	assert_int_equal(differs(buf, 4 * LBA, 6), -1);
+	assert_int_equal(dmk_region_unregister(r), 0);
+	assert_int_equal(dmk_sim_faults(dmk_ipc_backend_space(be), &fault, 1, &n), 0);
+	(void)fault; /* the prepare refused before the device touched anything */
+	assert_int_equal(dmk_ipc_backend_destroy(be), 0);
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sim_backend_needs_registration),
 		cmocka_unit_test(test_memfd_route),
 		cmocka_unit_test(test_copy_route),
 		cmocka_unit_test(test_forged_handle),
@@ -568,6 +703,7 @@ int main(void)
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_routes_not_implemented),
 		cmocka_unit_test(test_daemon_gone),
+		cmocka_unit_test(test_dmakitd_process),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

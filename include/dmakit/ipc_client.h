@@ -78,8 +78,9 @@ int dmk_ipc_memfd_alloc(size_t len, void **va, int *fd);
 /**
  * dmk_ipc_client_register_memfd() - offer a file-backed buffer (zero copy)
  * @c: the connection.
- * @fd: the file (memfd or hugetlbfs), sealed with F_SEAL_SHRINK; it stays
- *	the caller's.
+ * @fd: a memfd (MFD_HUGETLB for huge pages) sealed with F_SEAL_SHRINK,
+ *	as dmk_ipc_memfd_alloc() makes; files that cannot be sealed are
+ *	refused. It stays the caller's.
  * @offset: where the buffer starts in the file, a multiple of 4096.
  * @length: its bytes.
  * @prot: DMK_PROT_READ (the device reads it: disk writes),

@@ -39,6 +39,8 @@ static int sim_xfer(struct dmk_ipc_backend *be, uint64_t lba, void *va, size_t l
 		return dmki_fail(-ERANGE, "sim disk: blocks %llu+%zu are past its end",
 				 (unsigned long long)lba, len / be->lba_size);
 	pthread_mutex_lock(&s->lock);
+	if (!s->dma)
+		rc = dmki_fail(-ENOMEM, "sim disk: no DMA command (out of memory)");
 	while (done < len && rc == 0) {
 		const struct dmk_seg *segs;
 		uint64_t covered = 0;
@@ -87,8 +89,15 @@ static int sim_destroy(struct dmk_ipc_backend *be)
 	dmk_dma_destroy(s->dma);
 	s->dma = NULL;
 	rc = dmk_space_destroy(be->space);
-	if (rc)
-		return rc;
+	if (rc) {
+		/* Registrations remain: the backend stays as it was. */
+		struct dmk_dma_spec spec;
+
+		dmk_dma_spec_init(&spec);
+		if (dmk_dma_create(be->space, &spec, NULL, &s->dma))
+			s->dma = NULL;
+		return dmki_fail(rc, "the sim backend's space still holds registrations");
+	}
 	pthread_mutex_destroy(&s->lock);
 	free(s->disk);
 	free(s);

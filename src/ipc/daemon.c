@@ -229,6 +229,27 @@ static void do_hello(struct dmk_ipc_server *srv, struct srv_client *c, const str
 	reply(c, &r);
 }
 
+static bool handle_in_use(struct dmk_ipc_server *srv, uint64_t h)
+{
+	for (unsigned i = 0; i < srv->opts.max_clients; i++)
+		if (srv->clients[i].fd >= 0 && find_region(&srv->clients[i], h))
+			return true;
+	return false;
+}
+
+/* The next handle no connection holds (handles wrap after 2^32 - 1). */
+static uint64_t new_handle(struct dmk_ipc_server *srv)
+{
+	uint64_t h;
+
+	do {
+		h = srv->next_handle++;
+		if (srv->next_handle > DMK_IPC_HANDLE_MAX)
+			srv->next_handle = 1;
+	} while (handle_in_use(srv, h));
+	return h;
+}
+
 static void do_register(struct dmk_ipc_server *srv, struct srv_client *c,
 			const struct dmk_ipc_msg *m, int fd)
 {
@@ -324,9 +345,7 @@ static void do_register(struct dmk_ipc_server *srv, struct srv_client *c,
 		goto out;
 	}
 	c->regions = grown;
-	nr.handle = srv->next_handle++;
-	if (srv->next_handle > DMK_IPC_HANDLE_MAX)
-		srv->next_handle = 1;
+	nr.handle = new_handle(srv);
 	c->regions[c->nregions++] = nr;
 	c->pinned += nr.len;
 	STAT_ADD(srv, regions, 1);
