@@ -30,8 +30,9 @@
  * refused with an ERROR -EPERM, logged, and the connection is kept. A
  * message that does not decode, or a message out of place (anything before
  * HELLO, a COMPLETION or ERROR from a client), is answered with an ERROR
- * and that connection alone is closed. When a connection closes, however
- * it closes, its regions are unregistered and unmapped.
+ * and that connection alone is closed; so is a connection that does not
+ * take an answer within a second. When a connection closes, however it
+ * closes, its regions are unregistered and unmapped.
  */
 #ifndef DMAKIT_IPC_SERVER_H
 #define DMAKIT_IPC_SERVER_H

@@ -50,6 +50,7 @@ struct srv_client {
 	pid_t pid;
 	uid_t uid;
 	bool hello;
+	bool unheard;		/* an answer could not be sent: close it */
 	uint64_t max_pinned;
 	unsigned max_regions;
 	uint64_t pinned;
@@ -114,9 +115,15 @@ void dmk_ipc_server_opts_init(struct dmk_ipc_server_opts *opts)
 	opts->log_fd = 2;
 }
 
+/* A client that does not take its answers (1 s, SO_SNDTIMEO) or is gone is
+ * closed after the message being served. */
 static int reply(struct srv_client *c, const struct dmk_ipc_msg *m)
 {
-	return dmk_ipc_send(c->fd, m, -1);
+	int rc = dmk_ipc_send(c->fd, m, -1);
+
+	if (rc)
+		c->unheard = true;
+	return rc;
 }
 
 static int reply_error(struct srv_client *c, uint64_t seq, int err, const char *reason)
@@ -612,8 +619,11 @@ int dmk_ipc_server_run(struct dmk_ipc_server *srv)
 		for (unsigned i = 0; i < nc; i++) {
 			struct srv_client *c = &srv->clients[i];
 
-			if (c->fd >= 0 && srv->pfd[2 + i].fd == c->fd && srv->pfd[2 + i].revents)
+			if (c->fd >= 0 && srv->pfd[2 + i].fd == c->fd && srv->pfd[2 + i].revents) {
 				serve_one(srv, c);
+				if (c->fd >= 0 && c->unheard)
+					client_close(srv, c, "answer not taken");
+			}
 		}
 		if (srv->pfd[1].revents & POLLIN)
 			accept_one(srv);
