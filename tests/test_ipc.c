@@ -154,7 +154,9 @@ static int wait_child(pid_t pid)
  * pattern 2 from the start of its buffer to blocks 100..115. Exit status:
  * 0, or the step that failed.
  */
-static int child_client(const char *path, int copy)
+enum { ROUTE_MEMFD, ROUTE_COPY, ROUTE_POOL };
+
+static int child_client(const char *path, int how)
 {
 	const size_t len = 16 * LBA, size = 4096 + len;
 	struct dmk_ipc_client *c;
@@ -169,13 +171,18 @@ static int child_client(const char *path, int copy)
 	dmk_ipc_client_limits(c, &g);
 	if (g.lba_size != LBA || g.nlba != NLBA || g.max_inflight != 1)
 		return 11;
-	if (copy) {
+	if (how == ROUTE_COPY) {
 		if (posix_memalign((void **)&buf, 64, size))
 			return 12;
 		memset(buf, 0, size);
 		if (dmk_ipc_client_register_copy(c, buf, size, DMK_PROT_RW, &h, &route))
 			return 13;
 		if (route != DMK_IPC_ROUTE_COPY)
+			return 14;
+	} else if (how == ROUTE_POOL) {
+		if (dmk_ipc_client_alloc_pool(c, size, DMK_PROT_RW, (void **)&buf, &h, &route))
+			return 13;
+		if (route != DMK_IPC_ROUTE_POOL)
 			return 14;
 	} else {
 		if (dmk_ipc_memfd_alloc(size, (void **)&buf, &fd))
@@ -185,8 +192,10 @@ static int child_client(const char *path, int copy)
 		if (route != DMK_IPC_ROUTE_MEMFD)
 			return 14;
 	}
-	if (dmk_ipc_client_read(c, h, 4096, len, 0))
+	if (dmk_ipc_client_read(c, h, 4096, len, 0)) {
+		fprintf(stderr, "child: read: %s\n", dmk_last_error());
 		return 15;
+	}
 	if (differs(buf + 4096, len, 1) >= 0)
 		return 16;
 	for (size_t i = 0; i < 4096; i++)
@@ -203,7 +212,7 @@ static int child_client(const char *path, int copy)
 	return 0;
 }
 
-static void routes_both_ways(int copy)
+static void routes_both_ways(int how)
 {
 	struct dmk_ipc_server_opts o;
 	struct dmk_ipc_server_stats s;
@@ -218,7 +227,7 @@ static void routes_both_ways(int copy)
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0)
-		_exit(child_client(f.path, copy));
+		_exit(child_client(f.path, how));
 	rc = wait_child(pid);
 	if (rc)
 		fail_msg("the client failed at step %d", rc);
@@ -227,7 +236,7 @@ static void routes_both_ways(int copy)
 	s = stats(&f);
 	assert_true(s.requests == 2);
 	assert_true(s.bytes == 2 * 16 * LBA);
-	assert_true(s.copied == (copy ? 2 * 16 * LBA : 0));
+	assert_true(s.copied == (how == ROUTE_COPY ? 2 * 16 * LBA : 0));
 	assert_true(s.regions == 0);
 	assert_true(s.refused == 1 && s.forged == 1); /* the read after unregister */
 	stop(&f);
@@ -236,13 +245,43 @@ static void routes_both_ways(int copy)
 static void test_memfd_route(void **state)
 {
 	(void)state;
-	routes_both_ways(0);
+	routes_both_ways(ROUTE_MEMFD);
 }
 
 static void test_copy_route(void **state)
 {
 	(void)state;
-	routes_both_ways(1);
+	routes_both_ways(ROUTE_COPY);
+}
+
+/* The pool route: the daemon's memory, mapped by both. Its pages stay
+ * until the region is unregistered and the client unmaps them. */
+static void test_pool_route(void **state)
+{
+	struct dmk_ipc_client *c;
+	struct fixture f;
+	uint8_t *p1, *p2;
+	uint64_t h1, h2;
+	unsigned route;
+
+	(void)state;
+	routes_both_ways(ROUTE_POOL);
+	start(&f, NULL);
+	fill(f.disk, 8 * LBA, 11);
+	assert_int_equal(dmk_ipc_client_connect(f.path, NULL, &c), 0);
+	assert_int_equal(dmk_ipc_client_alloc_pool(c, 8 * LBA, DMK_PROT_RW, (void **)&p1, &h1, &route), 0);
+	assert_int_equal(route, DMK_IPC_ROUTE_POOL);
+	assert_int_equal(dmk_ipc_client_alloc_pool(c, 100, DMK_PROT_READ, (void **)&p2, &h2, &route), 0);
+	assert_int_equal(dmk_ipc_client_read(c, h1, 0, 8 * LBA, 0), 0);
+	assert_int_equal(differs(p1, 8 * LBA, 11), -1);
+	assert_int_equal(dmk_ipc_client_read(c, h2, 0, LBA, 0), -EINVAL); /* past its 100 bytes */
+	assert_int_equal(dmk_ipc_client_unregister(c, h1), 0);
+	assert_int_equal(differs(p1, 8 * LBA, 11), -1); /* still mapped here */
+	assert_true(stats(&f).regions == 1);
+	dmk_ipc_client_close(c);
+	munmap(p1, 8 * LBA);
+	munmap(p2, 100);
+	stop(&f);
 }
 
 static void test_forged_handle(void **state)
@@ -512,7 +551,7 @@ static void test_refusals(void **state)
 	stop(&f);
 }
 
-/* The pool and lease routes are refused, not pretended. */
+/* The lease route is refused, not pretended. */
 static void test_routes_not_implemented(void **state)
 {
 	struct dmk_ipc_msg m;
@@ -522,7 +561,7 @@ static void test_routes_not_implemented(void **state)
 	(void)state;
 	start(&f, NULL);
 	fd = raw_hello(f.path);
-	for (unsigned route = DMK_IPC_ROUTE_POOL; route <= DMK_IPC_ROUTE_LEASE; route++) {
+	for (unsigned route = DMK_IPC_ROUTE_LEASE; route <= DMK_IPC_ROUTE_LEASE; route++) {
 		memset(&m, 0, sizeof(m));
 		m.type = DMK_IPC_REGISTER;
 		m.seq = 5;
@@ -752,6 +791,7 @@ int main(void)
 		cmocka_unit_test(test_sim_backend_needs_registration),
 		cmocka_unit_test(test_memfd_route),
 		cmocka_unit_test(test_copy_route),
+		cmocka_unit_test(test_pool_route),
 		cmocka_unit_test(test_forged_handle),
 		cmocka_unit_test(test_hostile_disconnects_only_sender),
 		cmocka_unit_test(test_sigkill_client),

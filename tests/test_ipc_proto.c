@@ -118,6 +118,13 @@ static void test_roundtrip_every_type(void **state)
 	roundtrip(&in, &out);
 	assert_memory_equal(&in.reg, &out.reg, sizeof(in.reg));
 
+	in = msg_of(DMK_IPC_REGISTER, 3);
+	in.reg.route = DMK_IPC_ROUTE_POOL;
+	in.reg.prot = DMK_PROT_RW;
+	in.reg.length = 1ull << 47;
+	roundtrip(&in, &out);
+	assert_memory_equal(&in.reg, &out.reg, sizeof(in.reg));
+
 	in = msg_of(DMK_IPC_UNREGISTER, 3);
 	in.unreg.handle = DMK_IPC_HANDLE_MAX;
 	roundtrip(&in, &out);
@@ -370,6 +377,11 @@ static void test_fields_refused(void **state)
 	len = encode(&m, buf);
 	put64(b + 24, 0);
 	assert_refused(buf, len, -EINVAL, "copy route");
+	m.reg.route = DMK_IPC_ROUTE_POOL;
+	m.reg.addr = 0;
+	len = encode(&m, buf);
+	put64(b + 8, 4096);
+	assert_refused(buf, len, -EINVAL, "pool route wants offset 0");
 
 	/* COMPLETION: errno range, route, handle */
 	m = msg_of(DMK_IPC_COMPLETION, 1);

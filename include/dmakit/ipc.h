@@ -19,7 +19,8 @@
  * followed by a body whose size is fixed for each type (ERROR alone carries
  * a reason of variable length). All integers are little-endian. Memory
  * travels as a file descriptor passed with SCM_RIGHTS alongside a REGISTER
- * message of the memfd route, never as bytes in a message.
+ * message of the memfd route, or alongside the COMPLETION that answers a
+ * REGISTER of the pool route; never as bytes in a message.
  *
  * The decoder is strict: a message must have exactly the length its type
  * says, every reserved field must be 0 and every field must hold a value
@@ -92,8 +93,9 @@ enum dmk_ipc_type {
  * @DMK_IPC_ROUTE_COPY: the buffer is ordinary memory of the client; the
  *	daemon copies it through a bounce buffer of its own with
  *	process_vm_readv()/process_vm_writev(). Only when asked for.
- * @DMK_IPC_ROUTE_POOL: reserved for a pool the daemon allocates and maps
- *	into the client; not implemented (refused with -ENOTSUP).
+ * @DMK_IPC_ROUTE_POOL: the daemon allocates the buffer (a sealed memfd),
+ *	maps and registers it, and sends its descriptor with the COMPLETION
+ *	of the REGISTER; the client maps the same pages. Zero copy.
  * @DMK_IPC_ROUTE_LEASE: reserved for client memory the client maps itself
  *	into an IOVA window the daemon leases; not implemented (refused with
  *	-ENOTSUP).
@@ -129,15 +131,17 @@ struct dmk_ipc_hello {
 
 /**
  * struct dmk_ipc_register - body of a REGISTER (32 bytes on the wire)
- * @route: %DMK_IPC_ROUTE_MEMFD or %DMK_IPC_ROUTE_COPY.
+ * @route: %DMK_IPC_ROUTE_MEMFD, %DMK_IPC_ROUTE_COPY or
+ *	%DMK_IPC_ROUTE_POOL (%DMK_IPC_ROUTE_LEASE decodes but is refused by
+ *	the daemon).
  * @prot: DMK_PROT_READ and/or DMK_PROT_WRITE (<dmakit/region.h>): what
  *	the device may do to the buffer.
  * @offset: memfd route: where the buffer starts in the file, a multiple
- *	of 4096; copy route: 0.
+ *	of 4096; copy and pool routes: 0.
  * @length: bytes of the buffer, 1 to 2^47.
  * @addr: the buffer's address in the client; nonzero for the copy route
  *	(the daemon copies from and to it), informational for the memfd
- *	route (may be 0). @addr + @length must not wrap.
+ *	and pool routes (may be 0). @addr + @length must not wrap.
  */
 struct dmk_ipc_register {
 	uint32_t route;

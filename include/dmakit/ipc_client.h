@@ -7,6 +7,7 @@
  * of the daemon's device into and out of them:
  *
  *	dmk_ipc_client_connect("/run/dmakitd.sock", NULL, &c);
+ *	(or dmk_ipc_client_alloc_pool(c, len, DMK_PROT_RW, &buf, &h, &route))
  *	dmk_ipc_memfd_alloc(len, &buf, &fd);
  *	dmk_ipc_client_register_memfd(c, fd, 0, len, DMK_PROT_RW, &h, &route);
  *	dmk_ipc_client_read(c, h, 0, len, lba);     the bytes are in buf
@@ -119,6 +120,28 @@ int dmk_ipc_client_register_memfd(struct dmk_ipc_client *c, int fd, uint64_t off
  */
 int dmk_ipc_client_register_copy(struct dmk_ipc_client *c, void *va, uint64_t length,
 				 unsigned prot, uint64_t *handle, unsigned *route);
+
+/**
+ * dmk_ipc_client_alloc_pool() - a buffer the daemon allocates (zero copy)
+ * @c: the connection.
+ * @length: bytes.
+ * @prot: as for dmk_ipc_client_register_memfd().
+ * @va: receives the buffer, mapped shared in the caller: the same pages
+ *	the daemon registered for its device.
+ * @handle: receives the region handle.
+ * @route: receives the route granted (%DMK_IPC_ROUTE_POOL).
+ *
+ * Free with dmk_ipc_client_unregister(@handle) and munmap(*@va, @length);
+ * the pages live until both are done.
+ *
+ * Thread safety: not with other uses of @c.
+ *
+ * Return: 0; -EINVAL for a zero length or NULL outputs; the daemon's
+ * refusal (-ENOSPC for its limits, -ENOMEM); a negative errno of mmap();
+ * -ECONNRESET when the daemon is gone.
+ */
+int dmk_ipc_client_alloc_pool(struct dmk_ipc_client *c, uint64_t length, unsigned prot,
+			      void **va, uint64_t *handle, unsigned *route);
 
 /**
  * dmk_ipc_client_unregister() - give a region back

@@ -12,13 +12,17 @@
  *	dmk_ipc_server_destroy(srv);
  *	dmk_ipc_backend_destroy(be);
  *
- * Two routes are served. The memfd route: the daemon maps the file
+ * Three routes are served. The memfd route: the daemon maps the file
  * descriptor the application sent, registers the mapping in the backend's
  * space and the device moves the bytes straight into the shared pages. The
- * copy route, only when the application asks for it: the daemon moves the
- * bytes through a bounce buffer of its own and copies them from and to the
- * application with process_vm_readv()/process_vm_writev(). The pool and
- * lease routes are refused with -ENOTSUP.
+ * pool route: the daemon allocates the memory (a memfd sealed against
+ * resizing), registers it and sends its descriptor to the application,
+ * which maps the same pages. The copy route, only when the application
+ * asks for it: the daemon moves the bytes through a bounce buffer of its
+ * own and copies them from and to the application with
+ * process_vm_readv()/process_vm_writev(). The lease route (application
+ * memory mapped by the application into an IOVA window the daemon leases)
+ * is refused with -ENOTSUP.
  *
  * This version serves one request at a time on one thread, and requests
  * and completions travel on the socket; the shared-memory rings with

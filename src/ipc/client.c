@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,8 +28,10 @@ struct dmk_ipc_client {
 	int ptracer_set;
 };
 
-/* Send @m (with @fd), wait for the answer of the same sequence number. */
-static int call(struct dmk_ipc_client *c, struct dmk_ipc_msg *m, int fd, struct dmk_ipc_msg *ans)
+/* Send @m (with @fd), wait for the answer of the same sequence number; a
+ * descriptor may come with it only where @rfd takes one (-1 when none did). */
+static int call_fd(struct dmk_ipc_client *c, struct dmk_ipc_msg *m, int fd,
+		   struct dmk_ipc_msg *ans, int *rfd)
 {
 	int rc;
 
@@ -39,20 +42,29 @@ static int call(struct dmk_ipc_client *c, struct dmk_ipc_msg *m, int fd, struct 
 				 dmk_ipc_type_name(m->type));
 	if (rc)
 		return rc;
-	rc = dmk_ipc_recv(c->fd, ans, NULL);
+	rc = dmk_ipc_recv(c->fd, ans, rfd);
 	if (rc == -ECONNRESET)
 		return dmki_fail(-ECONNRESET, "the daemon closed the connection (awaiting the answer to %s)",
 				 dmk_ipc_type_name(m->type));
 	if (rc)
 		return rc;
 	if (ans->seq != m->seq && !(ans->type == DMK_IPC_ERROR && ans->seq == 0))
-		return dmki_fail(-EPROTO, "answer %llu to request %llu",
-				 (unsigned long long)ans->seq, (unsigned long long)m->seq);
-	if (ans->type == DMK_IPC_ERROR)
-		return dmki_fail(ans->error.err, "daemon: %s", ans->error.reason);
-	if (ans->type == DMK_IPC_COMPLETION && ans->comp.status)
-		return dmki_fail(ans->comp.status, "daemon: %s failed", dmk_ipc_type_name(m->type));
-	return 0;
+		rc = dmki_fail(-EPROTO, "answer %llu to request %llu",
+			       (unsigned long long)ans->seq, (unsigned long long)m->seq);
+	else if (ans->type == DMK_IPC_ERROR)
+		rc = dmki_fail(ans->error.err, "daemon: %s", ans->error.reason);
+	else if (ans->type == DMK_IPC_COMPLETION && ans->comp.status)
+		rc = dmki_fail(ans->comp.status, "daemon: %s failed", dmk_ipc_type_name(m->type));
+	if (rc && rfd && *rfd >= 0) {
+		close(*rfd);
+		*rfd = -1;
+	}
+	return rc;
+}
+
+static int call(struct dmk_ipc_client *c, struct dmk_ipc_msg *m, int fd, struct dmk_ipc_msg *ans)
+{
+	return call_fd(c, m, fd, ans, NULL);
 }
 
 int dmk_ipc_client_connect(const char *path, const struct dmk_ipc_hello *wish,
@@ -202,6 +214,48 @@ int dmk_ipc_client_register_copy(struct dmk_ipc_client *c, void *va, uint64_t le
 	m.reg.length = length;
 	m.reg.addr = (uint64_t)(uintptr_t)va;
 	return do_register(c, &m, -1, handle, route);
+}
+
+int dmk_ipc_client_alloc_pool(struct dmk_ipc_client *c, uint64_t length, unsigned prot,
+			      void **va, uint64_t *handle, unsigned *route)
+{
+	struct dmk_ipc_msg m, ans;
+	void *p;
+	int fd = -1, rc;
+
+	if (!va || !handle || !route || length == 0 || length > SIZE_MAX)
+		return dmki_fail(-EINVAL, "alloc_pool: NULL output or a length of %llu",
+				 (unsigned long long)length);
+	memset(&m, 0, sizeof(m));
+	m.type = DMK_IPC_REGISTER;
+	m.reg.route = DMK_IPC_ROUTE_POOL;
+	m.reg.prot = prot;
+	m.reg.length = length;
+	rc = call_fd(c, &m, -1, &ans, &fd);
+	if (rc)
+		return rc;
+	if (ans.type != DMK_IPC_COMPLETION || ans.comp.route != DMK_IPC_ROUTE_POOL || fd < 0) {
+		rc = dmki_fail(-EPROTO, "REGISTER by pool answered with %s, route %s, %s descriptor",
+			       dmk_ipc_type_name(ans.type), dmk_ipc_route_name(ans.comp.route),
+			       fd < 0 ? "no" : "a");
+		goto fail;
+	}
+	p = mmap(NULL, (size_t)length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		rc = dmki_fail(-errno, "mapping the daemon's pool memory: %s", strerror(errno));
+		goto fail;
+	}
+	close(fd);
+	*va = p;
+	*handle = ans.comp.handle;
+	*route = ans.comp.route;
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	if (ans.type == DMK_IPC_COMPLETION && ans.comp.handle)
+		dmk_ipc_client_unregister(c, ans.comp.handle);
+	return rc;
 }
 
 int dmk_ipc_client_unregister(struct dmk_ipc_client *c, uint64_t handle)

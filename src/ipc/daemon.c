@@ -257,6 +257,42 @@ static uint64_t new_handle(struct dmk_ipc_server *srv)
 	return h;
 }
 
+/* The pool route: memory of the daemon's, a memfd sealed so that neither
+ * side can shrink or grow it, mapped and registered here; its descriptor
+ * goes to the client, which maps the same pages. */
+static int pool_alloc(struct dmk_ipc_server *srv, struct srv_region *nr, int *pool_fd)
+{
+	int mprot = PROT_READ | (nr->prot & DMK_PROT_WRITE ? PROT_WRITE : 0);
+	int f, rc;
+
+	nr->map_len = (size_t)((nr->len + PAGE - 1) & ~(uint64_t)(PAGE - 1));
+	f = memfd_create("dmakitd-pool", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (f < 0)
+		return dmki_fail(-errno, "memfd_create: %s", strerror(errno));
+	if (ftruncate(f, (off_t)nr->map_len) != 0 ||
+	    fcntl(f, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
+		rc = dmki_fail(-errno, "a pool memfd of %zu bytes: %s", nr->map_len, strerror(errno));
+		close(f);
+		return rc;
+	}
+	nr->map = mmap(NULL, nr->map_len, mprot, MAP_SHARED, f, 0);
+	if (nr->map == MAP_FAILED) {
+		nr->map = NULL;
+		rc = dmki_fail(-errno, "mapping a pool memfd: %s", strerror(errno));
+		close(f);
+		return rc;
+	}
+	rc = dmk_region_register(srv->be->space, nr->map, (size_t)nr->len, nr->prot, &nr->reg);
+	if (rc) {
+		munmap(nr->map, nr->map_len);
+		nr->map = NULL;
+		close(f);
+		return rc;
+	}
+	*pool_fd = f;
+	return 0;
+}
+
 static void do_register(struct dmk_ipc_server *srv, struct srv_client *c,
 			const struct dmk_ipc_msg *m, int fd)
 {
@@ -264,16 +300,19 @@ static void do_register(struct dmk_ipc_server *srv, struct srv_client *c,
 	struct srv_region nr, *grown;
 	struct dmk_ipc_msg ok;
 	char why[DMK_IPC_REASON_MAX + 1];
+	int pool_fd = -1;
 
 	memset(&nr, 0, sizeof(nr));
-	if (rq->route == DMK_IPC_ROUTE_POOL || rq->route == DMK_IPC_ROUTE_LEASE) {
+	if (rq->route == DMK_IPC_ROUTE_LEASE) {
 		snprintf(why, sizeof(why), "REGISTER: the %s route is not implemented by this daemon",
 			 dmk_ipc_route_name(rq->route));
 		refuse(srv, c, m->seq, -ENOTSUP, why);
 		goto out;
 	}
-	if (rq->route == DMK_IPC_ROUTE_COPY && fd >= 0) {
-		refuse(srv, c, m->seq, -EINVAL, "REGISTER: the copy route takes no descriptor");
+	if (rq->route != DMK_IPC_ROUTE_MEMFD && fd >= 0) {
+		snprintf(why, sizeof(why), "REGISTER: the %s route takes no descriptor",
+			 dmk_ipc_route_name(rq->route));
+		refuse(srv, c, m->seq, -EINVAL, why);
 		goto out;
 	}
 	if (rq->route == DMK_IPC_ROUTE_COPY && !srv->bounce) {
@@ -339,6 +378,14 @@ static void do_register(struct dmk_ipc_server *srv, struct srv_client *c,
 			refuse(srv, c, m->seq, rc, why);
 			goto out;
 		}
+	} else if (rq->route == DMK_IPC_ROUTE_POOL) {
+		int rc = pool_alloc(srv, &nr, &pool_fd);
+
+		if (rc) {
+			snprintf(why, sizeof(why), "REGISTER: %s", dmk_last_error());
+			refuse(srv, c, m->seq, rc, why);
+			goto out;
+		}
 	} else {
 		nr.addr = rq->addr;
 	}
@@ -348,6 +395,9 @@ static void do_register(struct dmk_ipc_server *srv, struct srv_client *c,
 			dmk_region_unregister(nr.reg);
 		if (nr.map)
 			munmap(nr.map, nr.map_len);
+		if (pool_fd >= 0)
+			close(pool_fd);
+		pool_fd = -1;
 		refuse(srv, c, m->seq, -ENOMEM, "REGISTER: out of memory");
 		goto out;
 	}
@@ -361,10 +411,13 @@ static void do_register(struct dmk_ipc_server *srv, struct srv_client *c,
 	ok.seq = m->seq;
 	ok.comp.route = nr.route;
 	ok.comp.handle = nr.handle;
-	reply(c, &ok);
+	if (dmk_ipc_send(c->fd, &ok, pool_fd) != 0)
+		c->unheard = true;	/* closed after this message; the region goes */
 out:
 	if (fd >= 0)
 		close(fd);
+	if (pool_fd >= 0)
+		close(pool_fd);
 }
 
 static void do_unregister(struct dmk_ipc_server *srv, struct srv_client *c,
@@ -463,7 +516,8 @@ static void do_io(struct dmk_ipc_server *srv, struct srv_client *c, const struct
 		refuse(srv, c, m->seq, -EACCES, why);
 		return;
 	}
-	if (r->route == DMK_IPC_ROUTE_MEMFD) {
+	if (r->route != DMK_IPC_ROUTE_COPY) {
+		/* memfd and pool: the device moves the bytes in the shared pages */
 		uint8_t *va = (uint8_t *)r->map + io->offset;
 
 		rc = rd ? be->ops->read(be, io->lba, va, (size_t)io->length)

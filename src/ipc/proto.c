@@ -153,6 +153,9 @@ static int check_body(const struct dmk_ipc_msg *m)
 		if (r->route == DMK_IPC_ROUTE_MEMFD && (r->offset & 4095))
 			return dmki_fail(-EINVAL, "REGISTER: memfd offset %#llx is not a multiple of 4096",
 					 (unsigned long long)r->offset);
+		if (r->route == DMK_IPC_ROUTE_POOL && r->offset != 0)
+			return dmki_fail(-EINVAL, "REGISTER: pool route wants offset 0 (has %#llx)",
+					 (unsigned long long)r->offset);
 		if (r->route == DMK_IPC_ROUTE_COPY && (r->offset != 0 || r->addr == 0))
 			return dmki_fail(-EINVAL, "REGISTER: copy route wants offset 0 (has %#llx) and an address (has %#llx)",
 					 (unsigned long long)r->offset, (unsigned long long)r->addr);

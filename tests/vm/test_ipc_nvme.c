@@ -91,8 +91,8 @@ static void *serve(void *arg)
 
 /*
  * An application: write pattern @seed from its buffer to @lba, clear the
- * buffer, read the blocks back, compare. @copy picks the route, @nobody
- * drops root first. Exit status: 0, or the step that failed.
+ * buffer, read the blocks back, compare. @nobody drops root first. @copy picks the route: 0 memfd, 1 copy, 2 the daemon's
+ * pool. Exit status: 0, or the step that failed.
  */
 static int app(int copy, int nobody, uint64_t lba, unsigned seed)
 {
@@ -106,7 +106,11 @@ static int app(int copy, int nobody, uint64_t lba, unsigned seed)
 		return 10;
 	if (dmk_ipc_client_connect(sock_path, NULL, &c))
 		return 11;
-	if (copy) {
+	if (copy == 2) {
+		if (dmk_ipc_client_alloc_pool(c, LEN, DMK_PROT_RW, (void **)&buf, &h, &route) ||
+		    route != DMK_IPC_ROUTE_POOL)
+			return 13;
+	} else if (copy) {
 		if (posix_memalign((void **)&buf, 4096, LEN))
 			return 12;
 		if (dmk_ipc_client_register_copy(c, buf, LEN, DMK_PROT_RW, &h, &route) ||
@@ -150,7 +154,7 @@ static int run_child(int copy, int nobody, uint64_t lba, unsigned seed)
 	return WEXITSTATUS(st);
 }
 
-/* Mappings of client memfds this process (the daemon) holds now. */
+/* Mappings of client memfds and pools this process (the daemon) holds now. */
 static int memfd_mappings(void)
 {
 	FILE *f = fopen("/proc/self/maps", "r");
@@ -160,7 +164,7 @@ static int memfd_mappings(void)
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f))
-		if (strstr(line, "memfd:dmakit-buffer"))
+		if (strstr(line, "memfd:dmakit-buffer") || strstr(line, "memfd:dmakitd-pool"))
 			n++;
 	fclose(f);
 	return n;
@@ -196,6 +200,10 @@ static void test_routes(uint64_t base)
 	result(rc == 0, "ipc-copy-nobody", "application (uid %d) failed at step %d", NOBODY, rc);
 	if (rc == 0)
 		dmkcheck(base + 2048, LEN, 43);
+	rc = run_child(2, 1, base + 3072, 45);
+	result(rc == 0, "ipc-pool-nobody", "application (uid %d) failed at step %d", NOBODY, rc);
+	if (rc == 0)
+		dmkcheck(base + 3072, LEN, 45);
 	wait_idle();
 	result(stats().regions == 0 && memfd_mappings() == 0, "ipc-nothing-left",
 	       "%" PRIu64 " regions, %d memfd mappings after the applications left",
