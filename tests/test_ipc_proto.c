@@ -198,7 +198,7 @@ static void test_encoder_refuses(void **state)
 	assert_int_equal(dmk_ipc_encode(&m, buf, 30, &len), -ENOSPC);
 	assert_int_equal(dmk_ipc_encode(NULL, buf, sizeof(buf), &len), -EINVAL);
 	m = msg_of(DMK_IPC_HELLO, 1);
-	m.hello.version = 2;
+	m.hello.version = 3;
 	assert_int_equal(dmk_ipc_encode(&m, buf, sizeof(buf), &len), -EINVAL);
 }
 
@@ -218,8 +218,8 @@ static void test_header_refused(void **state)
 	assert_refused(bad, len, -EBADMSG, "magic");
 	/* version mismatch: -EPROTO */
 	memcpy(bad, buf, len);
-	bad[4] = 2;
-	assert_refused(bad, len, -EPROTO, "version 2");
+	bad[4] = 3;
+	assert_refused(bad, len, -EPROTO, "version 3");
 	/* header length disagrees with the datagram */
 	memcpy(bad, buf, len);
 	put32(bad + 8, (uint32_t)len + 1);
@@ -233,8 +233,8 @@ static void test_header_refused(void **state)
 	memcpy(bad, buf, len);
 	bad[6] = 0;
 	assert_refused(bad, len, -EBADMSG, "unknown message type 0");
-	bad[6] = 9;
-	assert_refused(bad, len, -EBADMSG, "unknown message type 9");
+	bad[6] = 10;
+	assert_refused(bad, len, -EBADMSG, "unknown message type 10");
 	bad[6] = 4;
 	bad[7] = 1;
 	assert_refused(bad, len, -EBADMSG, "unknown message type 260");
@@ -472,9 +472,105 @@ static void test_socket(void **state)
 	close(mfd);
 }
 
+/* RINGS (version 2): round trip, every field rule, wrong lengths; the
+ * ring layout; three descriptors on a socketpair. */
+static void test_rings(void **state)
+{
+	struct dmk_ipc_msg m = msg_of(DMK_IPC_RINGS, 11), out;
+	uint8_t buf[DMK_IPC_MSG_MAX + 8], bad[DMK_IPC_MSG_MAX + 8];
+	int sv[2], fds[3], got[4], more[5];
+	unsigned n = 9;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(DMK_IPC_VERSION, 2);
+	assert_string_equal(dmk_ipc_type_name(DMK_IPC_RINGS), "RINGS");
+	/* the client's ask (size 0) and the daemon's answer (the size) */
+	m.rings.entries = 64;
+	roundtrip(&m, &out);
+	assert_int_equal(out.rings.entries, 64);
+	assert_true(out.rings.size == 0);
+	m.rings.size = dmk_ipc_ring_size(64);
+	roundtrip(&m, &out);
+	assert_true(out.rings.size == dmk_ipc_ring_size(64));
+	len = encode(&m, buf);
+	assert_int_equal(len, DMK_IPC_HEADER_SIZE + 16);
+
+	/* entries: a power of two from 1 to DMK_IPC_RING_MAX */
+	const uint32_t badn[] = { 0, 3, 100, DMK_IPC_RING_MAX * 2, 0xffffffffu };
+	for (size_t i = 0; i < sizeof(badn) / sizeof(badn[0]); i++) {
+		memcpy(bad, buf, len);
+		put32(bad + DMK_IPC_HEADER_SIZE, badn[i]);
+		put64(bad + DMK_IPC_HEADER_SIZE + 8, 0);
+		assert_refused(bad, len, -EINVAL, "is not a power of two");
+	}
+	memcpy(bad, buf, len);
+	put32(bad + DMK_IPC_HEADER_SIZE, 1);
+	put64(bad + DMK_IPC_HEADER_SIZE + 8, 0);
+	assert_int_equal(dmk_ipc_decode(bad, len, &out), 0);
+	put32(bad + DMK_IPC_HEADER_SIZE, DMK_IPC_RING_MAX);
+	assert_int_equal(dmk_ipc_decode(bad, len, &out), 0);
+	/* reserved flags; a size that is not the layout's */
+	memcpy(bad, buf, len);
+	put32(bad + DMK_IPC_HEADER_SIZE + 4, 1);
+	assert_refused(bad, len, -EINVAL, "RINGS: reserved flags");
+	memcpy(bad, buf, len);
+	put64(bad + DMK_IPC_HEADER_SIZE + 8, dmk_ipc_ring_size(64) + 4096);
+	assert_refused(bad, len, -EINVAL, "RINGS: size");
+	/* wrong lengths */
+	memcpy(bad, buf, len);
+	put32(bad + 8, (uint32_t)len - 1);
+	assert_refused(bad, len - 1, -EBADMSG, "RINGS body of 15 bytes");
+	memset(bad + len, 0, 8);
+	put32(bad + 8, (uint32_t)len + 8);
+	assert_refused(bad, len + 8, -EBADMSG, "RINGS body of 24 bytes");
+	/* the encoder applies the same rules */
+	m.rings.entries = 6;
+	assert_int_equal(dmk_ipc_encode(&m, buf, sizeof(buf), &len), -EINVAL);
+
+	/* the layout: header, then rings on page boundaries */
+	assert_int_equal(sizeof(struct dmk_ipc_sqe), 48);
+	assert_int_equal(sizeof(struct dmk_ipc_cqe), 16);
+	assert_true(sizeof(struct dmk_ipc_ring_hdr) <= DMK_IPC_RING_SQ_OFF);
+	assert_true(dmk_ipc_ring_cq_off(1) == 8192);
+	assert_true(dmk_ipc_ring_size(1) == 12288);
+	assert_true(dmk_ipc_ring_cq_off(256) == 4096 + 12288);
+	assert_true(dmk_ipc_ring_size(256) == 4096 + 12288 + 4096);
+
+	/* three descriptors with one message; more than asked for: refused */
+	m.rings.entries = 8;
+	m.rings.size = dmk_ipc_ring_size(8);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	for (int i = 0; i < 3; i++)
+		fds[i] = dup(0);
+	assert_int_equal(dmk_ipc_send_fds(sv[0], &m, fds, 3), 0);
+	assert_int_equal(dmk_ipc_recv_fds(sv[1], &out, got, 4, &n), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(out.type, DMK_IPC_RINGS);
+	for (int i = 0; i < 3; i++)
+		close(got[i]);
+	assert_int_equal(dmk_ipc_send_fds(sv[0], &m, fds, 3), 0);
+	assert_int_equal(dmk_ipc_recv_fds(sv[1], &out, got, 2, &n), -EBADMSG);
+	assert_int_equal(n, 0);
+	assert_non_null(strstr(dmk_last_error(), "3 descriptor(s)"));
+	assert_int_equal(dmk_ipc_send_fds(sv[0], &m, fds, 3), 0);
+	assert_int_equal(dmk_ipc_recv(sv[1], &out, got), -EBADMSG);
+	for (int i = 0; i < 5; i++)
+		more[i] = fds[0];
+	assert_int_equal(dmk_ipc_send_fds(sv[0], &m, more, 5), -EINVAL);
+	got[0] = dup(0);
+	assert_int_equal(got[0], fds[2] + 1); /* nothing refused stayed open */
+	close(got[0]);
+	for (int i = 0; i < 3; i++)
+		close(fds[i]);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_rings),
 		cmocka_unit_test(test_roundtrip_every_type),
 		cmocka_unit_test(test_error_reason_cut),
 		cmocka_unit_test(test_encoder_refuses),

@@ -28,9 +28,25 @@
  * errno and a reason in dmk_last_error(); the daemon closes the connection
  * of a client that sends one.
  *
- * This version carries requests and completions on the socket too, one
- * message each. Shared-memory rings with eventfd doorbells, so that the
- * steady state needs no socket message per I/O, are not implemented yet.
+ * Requests and completions travel on the socket one message each, or,
+ * after a RINGS exchange (version 2), on shared-memory rings with eventfd
+ * doorbells, so that the steady state needs no socket message per I/O:
+ *
+ *	client -> daemon  RINGS  entries wished (a power of two), size 0
+ *	daemon -> client  RINGS  entries granted, size of the ring memory,
+ *	                  with three descriptors (SCM_RIGHTS): the ring memfd,
+ *	                  the request doorbell, the completion doorbell
+ *
+ * The ring memory (struct dmk_ipc_ring_hdr at offset 0, the submission
+ * ring at DMK_IPC_RING_SQ_OFF, the completion ring at
+ * dmk_ipc_ring_cq_off()) is shared between the two processes and holds
+ * integers in host order. Indices run free (u32, wrapping) and an entry
+ * lives at index & (entries - 1). The client writes submission entries
+ * and sq_tail, and cq_head; the daemon writes sq_head, completion entries
+ * and cq_tail. The daemon trusts nothing in it: it reads each index once,
+ * refuses indices more than @entries apart (the connection is closed),
+ * copies each submission entry out once and checks the copy as it checks a
+ * READ or WRITE message; a bad entry completes with an error status.
  */
 #ifndef DMAKIT_IPC_H
 #define DMAKIT_IPC_H
@@ -45,7 +61,7 @@ extern "C" {
 /* DMK_IPC_MAGIC - first four bytes of every message ("DMKI" read as LE). */
 #define DMK_IPC_MAGIC 0x494b4d44u
 /* DMK_IPC_VERSION - the protocol version this library speaks. */
-#define DMK_IPC_VERSION 1u
+#define DMK_IPC_VERSION 2u
 /* DMK_IPC_HEADER_SIZE - bytes of the fixed header. */
 #define DMK_IPC_HEADER_SIZE 24u
 /* DMK_IPC_REASON_MAX - most bytes of an ERROR message's reason, no NUL. */
@@ -70,6 +86,8 @@ extern "C" {
  * @DMK_IPC_ERROR: a request refused, or a protocol error before the
  *	sender disconnects: an errno and a reason.
  * @DMK_IPC_BYE: the sender is about to close the connection.
+ * @DMK_IPC_RINGS: the client asks for shared-memory rings; the daemon's
+ *	answer carries their memfd and two eventfds (version 2).
  */
 enum dmk_ipc_type {
 	DMK_IPC_HELLO = 1,
@@ -80,6 +98,7 @@ enum dmk_ipc_type {
 	DMK_IPC_COMPLETION = 6,
 	DMK_IPC_ERROR = 7,
 	DMK_IPC_BYE = 8,
+	DMK_IPC_RINGS = 9,
 };
 
 /**
@@ -201,6 +220,111 @@ struct dmk_ipc_error {
 	char reason[DMK_IPC_REASON_MAX + 1];
 };
 
+/* DMK_IPC_RING_MAX - most entries of a ring. */
+#define DMK_IPC_RING_MAX 4096u
+
+/**
+ * struct dmk_ipc_rings - body of a RINGS (16 bytes on the wire)
+ * @entries: entries of each ring, a power of two from 1 to
+ *	DMK_IPC_RING_MAX (client: wished for; daemon: granted). It is also
+ *	the most requests the client may have in flight on the rings.
+ * @flags: reserved, 0.
+ * @size: client: 0; daemon: bytes of the ring memory, which must be
+ *	dmk_ipc_ring_size(@entries).
+ */
+struct dmk_ipc_rings {
+	uint32_t entries;
+	uint32_t flags;
+	uint64_t size;
+};
+
+/**
+ * struct dmk_ipc_sqe - a submission entry (48 bytes, host order)
+ * @op: %DMK_IPC_READ or %DMK_IPC_WRITE.
+ * @flags: reserved, 0.
+ * @handle: the region handle.
+ * @offset: first byte of the region.
+ * @length: bytes, as for a READ or WRITE message.
+ * @lba: first logical block.
+ * @tag: the client's, echoed by the completion entry.
+ */
+struct dmk_ipc_sqe {
+	uint32_t op;
+	uint32_t flags;
+	uint64_t handle;
+	uint64_t offset;
+	uint64_t length;
+	uint64_t lba;
+	uint64_t tag;
+};
+
+/**
+ * struct dmk_ipc_cqe - a completion entry (16 bytes, host order)
+ * @tag: the submission entry's tag.
+ * @status: 0, or a negative errno (the entry was refused or failed).
+ * @flags: reserved, 0.
+ */
+struct dmk_ipc_cqe {
+	uint64_t tag;
+	int32_t status;
+	uint32_t flags;
+};
+
+/* DMK_IPC_RING_NEED_WAKEUP - in sq_flags: the daemon sleeps, ring the
+ * request doorbell after publishing entries; in cq_flags: the client
+ * sleeps, ring the completion doorbell after publishing completions. */
+#define DMK_IPC_RING_NEED_WAKEUP 1u
+
+/**
+ * struct dmk_ipc_ring_hdr - the indices at offset 0 of the ring memory
+ * @sq_head: daemon: submission entries consumed.
+ * @sq_tail: client: submission entries published.
+ * @cq_head: client: completion entries consumed.
+ * @cq_tail: daemon: completion entries published.
+ * @sq_flags: daemon: %DMK_IPC_RING_NEED_WAKEUP or 0.
+ * @cq_flags: client: %DMK_IPC_RING_NEED_WAKEUP or 0.
+ *
+ * Each on a cache line of its own; read and written with atomics.
+ */
+struct dmk_ipc_ring_hdr {
+	uint32_t sq_head __attribute__((aligned(64)));
+	uint32_t sq_tail __attribute__((aligned(64)));
+	uint32_t cq_head __attribute__((aligned(64)));
+	uint32_t cq_tail __attribute__((aligned(64)));
+	uint32_t sq_flags __attribute__((aligned(64)));
+	uint32_t cq_flags __attribute__((aligned(64)));
+};
+
+/* DMK_IPC_RING_SQ_OFF - where the submission ring starts. */
+#define DMK_IPC_RING_SQ_OFF 4096u
+
+/**
+ * dmk_ipc_ring_cq_off() - where the completion ring starts
+ * @entries: entries of each ring.
+ *
+ * Thread safety: safe.
+ *
+ * Return: its offset in the ring memory, a multiple of 4096.
+ */
+static inline uint64_t dmk_ipc_ring_cq_off(uint32_t entries)
+{
+	return DMK_IPC_RING_SQ_OFF + (((uint64_t)entries * sizeof(struct dmk_ipc_sqe) + 4095) & ~4095ull);
+}
+
+/**
+ * dmk_ipc_ring_size() - bytes of the ring memory
+ * @entries: entries of each ring.
+ *
+ * Thread safety: safe.
+ *
+ * Return: the size of the memfd holding the header and both rings.
+ */
+static inline uint64_t dmk_ipc_ring_size(uint32_t entries)
+{
+	return dmk_ipc_ring_cq_off(entries) +
+	       (((uint64_t)entries * sizeof(struct dmk_ipc_cqe) + 4095) & ~4095ull);
+}
+
 /**
  * struct dmk_ipc_msg - one message, decoded
  * @type: an &enum dmk_ipc_type; says which body member is meaningful.
@@ -211,6 +335,7 @@ struct dmk_ipc_error {
  * @io: body of a READ or a WRITE.
  * @comp: body of a COMPLETION.
  * @error: body of an ERROR.
+ * @rings: body of a RINGS.
  *
  * A BYE has no body. Members of other types are left as the caller set
  * them by the decoder and ignored by the encoder.
@@ -224,6 +349,7 @@ struct dmk_ipc_msg {
 	struct dmk_ipc_io io;
 	struct dmk_ipc_completion comp;
 	struct dmk_ipc_error error;
+	struct dmk_ipc_rings rings;
 };
 
 /**
@@ -298,6 +424,34 @@ int dmk_ipc_send(int sock, const struct dmk_ipc_msg *msg, int fd);
  * descriptor is left open then); another negative errno of recvmsg().
  */
 int dmk_ipc_recv(int sock, struct dmk_ipc_msg *msg, int *fd);
+
+/**
+ * dmk_ipc_send_fds() - dmk_ipc_send() with up to 4 descriptors
+ * @sock: the connected socket.
+ * @msg: the message.
+ * @fds: the descriptors; they stay open in the sender.
+ * @nfds: how many, 0 to 4.
+ *
+ * Thread safety: as dmk_ipc_send().
+ *
+ * Return: as dmk_ipc_send(); -EINVAL for more than 4 descriptors.
+ */
+int dmk_ipc_send_fds(int sock, const struct dmk_ipc_msg *msg, const int *fds, unsigned nfds);
+
+/**
+ * dmk_ipc_recv_fds() - dmk_ipc_recv() taking up to @max descriptors
+ * @sock: the connected socket.
+ * @msg: receives the decoded message.
+ * @fds: receives the descriptors that came (the caller owns them).
+ * @max: room in @fds, 0 to 4; a message with more is refused and every
+ *	descriptor it brought closed.
+ * @nfds: receives how many came.
+ *
+ * Thread safety: as dmk_ipc_recv().
+ *
+ * Return: as dmk_ipc_recv().
+ */
+int dmk_ipc_recv_fds(int sock, struct dmk_ipc_msg *msg, int *fds, unsigned max, unsigned *nfds);
 
 /**
  * dmk_ipc_type_name() - the name of a message type

@@ -14,10 +14,17 @@
  *	dmk_ipc_client_unregister(c, h);
  *	dmk_ipc_client_close(c);
  *
- * Each call sends one request and waits for its answer; requests and
- * completions travel on the socket in this version (no shared-memory rings
- * yet). A refusal comes back as the daemon's errno with its reason in
+ * Each call sends one request and waits for its answer on the socket. A
+ * refusal comes back as the daemon's errno with its reason in
  * dmk_last_error(). A daemon that is gone gives -ECONNRESET, never a hang.
+ *
+ * The steady state without a socket message per I/O: shared-memory rings
+ * with eventfd doorbells.
+ *
+ *	dmk_ipc_client_rings(c, 64, &entries);
+ *	dmk_ipc_client_submit(c, DMK_IPC_READ, h, 0, 4096, lba, tag);  (-EAGAIN: full)
+ *	n = dmk_ipc_client_reap(c, cqe, 64, 1);     waits for one at least
+ *	or dmk_ipc_client_ring_read(c, h, 0, len, lba);    one at a time
  */
 #ifndef DMAKIT_IPC_CLIENT_H
 #define DMAKIT_IPC_CLIENT_H
@@ -188,6 +195,110 @@ int dmk_ipc_client_read(struct dmk_ipc_client *c, uint64_t handle, uint64_t offs
  */
 int dmk_ipc_client_write(struct dmk_ipc_client *c, uint64_t handle, uint64_t offset,
 			 uint64_t length, uint64_t lba);
+
+/**
+ * dmk_ipc_client_rings() - set up the shared-memory rings (RINGS)
+ * @c: the connection.
+ * @entries: entries wished for, a power of two from 1 to DMK_IPC_RING_MAX.
+ * @granted: receives the entries granted (at most @entries), or NULL.
+ *
+ * The daemon sends the ring memfd and two eventfds; they are mapped and
+ * kept until dmk_ipc_client_close(). The socket path keeps working.
+ *
+ * Thread safety: not with other uses of @c.
+ *
+ * Return: 0; -EINVAL for a bad @entries; -EEXIST when the connection has
+ * rings already; -ENOMEM; -EPROTO for an answer that is not one;
+ * -ECONNRESET when the daemon is gone.
+ */
+int dmk_ipc_client_rings(struct dmk_ipc_client *c, unsigned entries, unsigned *granted);
+
+/**
+ * dmk_ipc_client_submit() - put a request on the submission ring
+ * @c: a connection with rings.
+ * @op: %DMK_IPC_READ or %DMK_IPC_WRITE.
+ * @handle: the region, as for dmk_ipc_client_read().
+ * @offset: first byte of the region.
+ * @length: bytes, whole blocks.
+ * @lba: first block.
+ * @tag: echoed by the completion.
+ *
+ * The daemon checks the entry as it checks a READ or WRITE message; a bad
+ * one completes with its errno. Rings the request doorbell only when the
+ * daemon sleeps.
+ *
+ * Thread safety: not with other uses of @c.
+ *
+ * Return: 0; -EAGAIN when as many requests as the rings have entries are
+ * in flight (reap first); -ENXIO without rings; -EINVAL for a bad @op.
+ */
+int dmk_ipc_client_submit(struct dmk_ipc_client *c, unsigned op, uint64_t handle, uint64_t offset,
+			  uint64_t length, uint64_t lba, uint64_t tag);
+
+/**
+ * dmk_ipc_client_reap() - take completions off the completion ring
+ * @c: a connection with rings.
+ * @out: receives up to @max completions (tag, status), in completion order.
+ * @max: room in @out.
+ * @min: wait until this many have come (cut to the requests in flight);
+ *	0 does not wait. Waiting looks at the ring for about 20 us, then
+ *	sleeps on the completion doorbell and the socket.
+ *
+ * Thread safety: not with other uses of @c.
+ *
+ * Return: completions taken (0 to @max); -ENXIO without rings;
+ * -ECONNRESET when the daemon is gone or closed the connection.
+ */
+int dmk_ipc_client_reap(struct dmk_ipc_client *c, struct dmk_ipc_cqe *out, unsigned max,
+			unsigned min);
+
+/**
+ * dmk_ipc_client_ring_read() - dmk_ipc_client_read() through the rings
+ * @c: a connection with rings and nothing in flight on them.
+ * @handle: a region registered with DMK_PROT_WRITE.
+ * @offset: first byte of the region to fill.
+ * @length: bytes, whole blocks.
+ * @lba: first block.
+ *
+ * Submits one entry and waits for its completion: no socket message.
+ *
+ * Thread safety: not with other uses of @c.
+ *
+ * Return: 0; the errno the entry completed with (as for
+ * dmk_ipc_client_read(); the reason is in the daemon's log); -EBUSY when
+ * submitted requests are still to reap; -ENXIO without rings;
+ * -ECONNRESET when the daemon is gone.
+ */
+int dmk_ipc_client_ring_read(struct dmk_ipc_client *c, uint64_t handle, uint64_t offset,
+			     uint64_t length, uint64_t lba);
+
+/**
+ * dmk_ipc_client_ring_write() - dmk_ipc_client_write() through the rings
+ * @c: as for dmk_ipc_client_ring_read().
+ * @handle: a region registered with DMK_PROT_READ.
+ * @offset: first byte of the region to send.
+ * @length: bytes, whole blocks.
+ * @lba: first block.
+ *
+ * Thread safety: not with other uses of @c.
+ *
+ * Return: as dmk_ipc_client_ring_read().
+ */
+int dmk_ipc_client_ring_write(struct dmk_ipc_client *c, uint64_t handle, uint64_t offset,
+			      uint64_t length, uint64_t lba);
+
+/**
+ * dmk_ipc_client_ring_mem() - the shared ring memory, as mapped here
+ * @c: the connection.
+ * @len: receives its bytes, or NULL.
+ *
+ * For tests that write what a hostile client would.
+ *
+ * Thread safety: safe.
+ *
+ * Return: the mapping, or NULL without rings.
+ */
+void *dmk_ipc_client_ring_mem(struct dmk_ipc_client *c, size_t *len);
 
 /**
  * dmk_ipc_client_close() - say BYE and close the connection

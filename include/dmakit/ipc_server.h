@@ -24,10 +24,14 @@
  * memory mapped by the application into an IOVA window the daemon leases)
  * is refused with -ENOTSUP.
  *
- * This version serves one request at a time on one thread, and requests
- * and completions travel on the socket; the shared-memory rings with
- * eventfd doorbells of the design are not implemented yet. Each client may
- * therefore have one request in flight (HELLO grants max_inflight = 1).
+ * This version serves one request at a time on one thread. On the socket
+ * a client has one request in flight (HELLO grants max_inflight = 1).
+ * After a RINGS exchange (<dmakit/ipc.h>) a client also has a submission
+ * and a completion ring in shared memory with eventfd doorbells: up to
+ * ring_entries requests in flight and no socket message per I/O. Each ring
+ * entry is copied out once and checked as a READ or WRITE message is; a
+ * bad one completes with its errno (logged, counted as refused), the
+ * connection kept. Ring indices that cannot be close the connection.
  *
  * Isolation: a client names regions by handles the server gave that
  * connection. A handle it was not given (forged, or another client's) is
@@ -142,6 +146,12 @@ int dmk_ipc_backend_destroy(struct dmk_ipc_backend *be);
  *	Default 0660.
  * @log_fd: where the server writes one line per refusal, connection and
  *	disconnection; -1 for nowhere. Default 2 (standard error).
+ * @ring_entries: most entries of a connection's rings (RINGS), a power of
+ *	two from 1 to DMK_IPC_RING_MAX; also its most requests in flight
+ *	there. Default 256.
+ * @ring_poll_us: how long the server keeps looking at the rings after the
+ *	last ring entry before it sleeps and asks for doorbells (a core busy
+ *	meanwhile, fewer wakeups); 0 to 1000000. Default 0.
  */
 struct dmk_ipc_server_opts {
 	unsigned max_clients;
@@ -150,6 +160,8 @@ struct dmk_ipc_server_opts {
 	size_t bounce_size;
 	unsigned socket_mode;
 	int log_fd;
+	unsigned ring_entries;
+	unsigned ring_poll_us;
 };
 
 /**

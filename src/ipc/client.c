@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <dmakit/ipc.h>
@@ -26,6 +28,19 @@ struct dmk_ipc_client {
 	uint64_t seq;
 	struct dmk_ipc_hello granted;
 	int ptracer_set;
+	/* rings (dmk_ipc_client_rings) */
+	void *rmap;
+	size_t rmap_len;
+	struct dmk_ipc_ring_hdr *hdr;
+	struct dmk_ipc_sqe *sq;
+	struct dmk_ipc_cqe *cq;
+	uint32_t entries;
+	uint32_t sq_tail;	/* ours, published to hdr->sq_tail */
+	uint32_t cq_head;	/* ours, published to hdr->cq_head */
+	uint32_t inflight;
+	uint64_t next_tag;
+	int req_efd;
+	int cq_efd;
 };
 
 /* Send @m (with @fd), wait for the answer of the same sequence number; a
@@ -302,12 +317,242 @@ int dmk_ipc_client_write(struct dmk_ipc_client *c, uint64_t handle, uint64_t off
 	return io(c, DMK_IPC_WRITE, handle, offset, length, lba);
 }
 
+int dmk_ipc_client_rings(struct dmk_ipc_client *c, unsigned entries, unsigned *granted)
+{
+	struct dmk_ipc_msg m, ans;
+	int fds[3] = { -1, -1, -1 };
+	unsigned nfd = 0;
+	void *p;
+	int rc;
+
+	if (!c || c->hdr)
+		return dmki_fail(c ? -EEXIST : -EINVAL, "rings: %s",
+				 c ? "the connection has its rings already" : "NULL connection");
+	memset(&m, 0, sizeof(m));
+	m.type = DMK_IPC_RINGS;
+	m.rings.entries = entries;
+	m.seq = ++c->seq;
+	rc = dmk_ipc_send(c->fd, &m, -1);
+	if (rc == -EPIPE || rc == -ECONNRESET)
+		return dmki_fail(-ECONNRESET, "the daemon closed the connection (sending RINGS)");
+	if (rc)
+		return rc;
+	rc = dmk_ipc_recv_fds(c->fd, &ans, fds, 3, &nfd);
+	if (rc == -ECONNRESET)
+		return dmki_fail(-ECONNRESET, "the daemon closed the connection (awaiting the answer to RINGS)");
+	if (rc)
+		return rc;
+	if (ans.type == DMK_IPC_ERROR) {
+		rc = dmki_fail(ans.error.err, "daemon: %s", ans.error.reason);
+		goto fail;
+	}
+	if (ans.type != DMK_IPC_RINGS || ans.seq != m.seq || nfd != 3 || ans.rings.size == 0 ||
+	    ans.rings.entries > entries) {
+		rc = dmki_fail(-EPROTO, "RINGS answered with %s, %u descriptor(s), %u entries",
+			       dmk_ipc_type_name(ans.type), nfd, ans.rings.entries);
+		goto fail;
+	}
+	p = mmap(NULL, (size_t)ans.rings.size, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0);
+	if (p == MAP_FAILED) {
+		rc = dmki_fail(-errno, "mapping the rings: %s", strerror(errno));
+		goto fail;
+	}
+	close(fds[0]);
+	c->rmap = p;
+	c->rmap_len = (size_t)ans.rings.size;
+	c->hdr = p;
+	c->sq = (struct dmk_ipc_sqe *)((uint8_t *)p + DMK_IPC_RING_SQ_OFF);
+	c->cq = (struct dmk_ipc_cqe *)((uint8_t *)p + dmk_ipc_ring_cq_off(ans.rings.entries));
+	c->entries = ans.rings.entries;
+	c->sq_tail = c->cq_head = c->inflight = 0;
+	c->req_efd = fds[1];
+	c->cq_efd = fds[2];
+	if (granted)
+		*granted = c->entries;
+	return 0;
+fail:
+	for (unsigned i = 0; i < nfd && i < 3; i++)
+		close(fds[i]);
+	return rc;
+}
+
+int dmk_ipc_client_submit(struct dmk_ipc_client *c, unsigned op, uint64_t handle, uint64_t offset,
+			  uint64_t length, uint64_t lba, uint64_t tag)
+{
+	struct dmk_ipc_sqe *e;
+
+	if (!c->hdr)
+		return dmki_fail(-ENXIO, "submit: the connection has no rings (dmk_ipc_client_rings)");
+	if (op != DMK_IPC_READ && op != DMK_IPC_WRITE)
+		return dmki_fail(-EINVAL, "submit: op %u is not DMK_IPC_READ or DMK_IPC_WRITE", op);
+	if (c->inflight >= c->entries)
+		return -EAGAIN;
+	e = &c->sq[c->sq_tail & (c->entries - 1)];
+	e->op = op;
+	e->flags = 0;
+	e->handle = handle;
+	e->offset = offset;
+	e->length = length;
+	e->lba = lba;
+	e->tag = tag;
+	c->sq_tail++;
+	c->inflight++;
+	__atomic_store_n(&c->hdr->sq_tail, c->sq_tail, __ATOMIC_RELEASE);
+	/* Publish, fence, read the flag (ring_arm in the daemon does the
+	 * reverse): a daemon going to sleep sees the entry or we see its flag. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&c->hdr->sq_flags, __ATOMIC_RELAXED) & DMK_IPC_RING_NEED_WAKEUP) {
+		uint64_t one = 1;
+
+		if (write(c->req_efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+			return dmki_fail(-errno, "ringing the request doorbell: %s", strerror(errno));
+	}
+	return 0;
+}
+
+static unsigned reap_some(struct dmk_ipc_client *c, struct dmk_ipc_cqe *out, unsigned max)
+{
+	uint32_t tail = __atomic_load_n(&c->hdr->cq_tail, __ATOMIC_ACQUIRE);
+	unsigned n = 0;
+
+	while (n < max && c->cq_head != tail && c->inflight) {
+		out[n++] = c->cq[c->cq_head & (c->entries - 1)];
+		c->cq_head++;
+		c->inflight--;
+	}
+	if (n)
+		__atomic_store_n(&c->hdr->cq_head, c->cq_head, __ATOMIC_RELEASE);
+	return n;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Sleep on the completion doorbell; the socket too, to see a daemon that
+ * is gone. */
+static int wait_doorbell(struct dmk_ipc_client *c)
+{
+	struct pollfd pfd[2] = { { c->cq_efd, POLLIN, 0 }, { c->fd, POLLIN, 0 } };
+	uint64_t v;
+	int rc;
+
+	rc = poll(pfd, 2, -1);
+	if (rc < 0)
+		return errno == EINTR ? 0 : dmki_fail(-errno, "poll: %s", strerror(errno));
+	if (pfd[0].revents && read(c->cq_efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		return dmki_fail(-errno, "reading the completion doorbell: %s", strerror(errno));
+	if (pfd[1].revents) {
+		struct dmk_ipc_msg m;
+
+		/* No answer is due on the socket: the daemon closes it or says why. */
+		rc = dmk_ipc_recv(c->fd, &m, NULL);
+		if (rc == 0 && m.type == DMK_IPC_ERROR)
+			return dmki_fail(-ECONNRESET, "the daemon: %s", m.error.reason);
+		return dmki_fail(-ECONNRESET, "the daemon closed the connection (awaiting completions)");
+	}
+	return 0;
+}
+
+int dmk_ipc_client_reap(struct dmk_ipc_client *c, struct dmk_ipc_cqe *out, unsigned max,
+			unsigned min)
+{
+	unsigned n;
+	uint64_t t0 = 0;
+
+	if (!c->hdr)
+		return dmki_fail(-ENXIO, "reap: the connection has no rings (dmk_ipc_client_rings)");
+	if (min > max || min > c->inflight)
+		min = max < c->inflight ? max : c->inflight;
+	n = reap_some(c, out, max);
+	for (unsigned spins = 0; n < min; spins++) {
+		int rc;
+
+		/* A short look before sleeping: a daemon polling its rings
+		 * answers sooner than a wakeup would. */
+		if (spins < 64 || (spins & 63) || (t0 ? mono_ns() - t0 : (t0 = mono_ns(), 0)) < 20000) {
+			n += reap_some(c, out + n, max - n);
+			continue;
+		}
+		__atomic_store_n(&c->hdr->cq_flags, DMK_IPC_RING_NEED_WAKEUP, __ATOMIC_RELAXED);
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		n += reap_some(c, out + n, max - n);
+		if (n < min) {
+			rc = wait_doorbell(c);
+			if (rc) {
+				__atomic_store_n(&c->hdr->cq_flags, 0, __ATOMIC_RELAXED);
+				return rc;
+			}
+		}
+		__atomic_store_n(&c->hdr->cq_flags, 0, __ATOMIC_RELAXED);
+		n += reap_some(c, out + n, max - n);
+	}
+	return (int)n;
+}
+
+static int ring_io(struct dmk_ipc_client *c, unsigned op, uint64_t handle, uint64_t offset,
+		   uint64_t length, uint64_t lba)
+{
+	uint64_t tag = ++c->next_tag;
+	struct dmk_ipc_cqe ce;
+	int rc;
+
+	if (!c->hdr)
+		return dmki_fail(-ENXIO, "the connection has no rings (dmk_ipc_client_rings)");
+	if (c->inflight)
+		return dmki_fail(-EBUSY, "ring read/write: %u submitted requests are still to reap",
+				 c->inflight);
+	rc = dmk_ipc_client_submit(c, op, handle, offset, length, lba, tag);
+	if (rc)
+		return rc;
+	rc = dmk_ipc_client_reap(c, &ce, 1, 1);
+	if (rc < 0)
+		return rc;
+	if (ce.tag != tag)
+		return dmki_fail(-EPROTO, "completion of tag %llu for request %llu",
+				 (unsigned long long)ce.tag, (unsigned long long)tag);
+	if (ce.status)
+		return dmki_fail(ce.status, "daemon: %s on the ring failed (the daemon logs why)",
+				 dmk_ipc_type_name(op));
+	return 0;
+}
+
+int dmk_ipc_client_ring_read(struct dmk_ipc_client *c, uint64_t handle, uint64_t offset,
+			     uint64_t length, uint64_t lba)
+{
+	return ring_io(c, DMK_IPC_READ, handle, offset, length, lba);
+}
+
+int dmk_ipc_client_ring_write(struct dmk_ipc_client *c, uint64_t handle, uint64_t offset,
+			      uint64_t length, uint64_t lba)
+{
+	return ring_io(c, DMK_IPC_WRITE, handle, offset, length, lba);
+}
+
+void *dmk_ipc_client_ring_mem(struct dmk_ipc_client *c, size_t *len)
+{
+	if (!c || !c->hdr)
+		return NULL;
+	if (len)
+		*len = c->rmap_len;
+	return c->rmap;
+}
+
 int dmk_ipc_client_close(struct dmk_ipc_client *c)
 {
 	struct dmk_ipc_msg m;
 
 	if (!c)
 		return 0;
+	if (c->hdr) {
+		munmap(c->rmap, c->rmap_len);
+		close(c->req_efd);
+		close(c->cq_efd);
+	}
 	memset(&m, 0, sizeof(m));
 	m.type = DMK_IPC_BYE;
 	m.seq = ++c->seq;

@@ -23,6 +23,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <time.h>
+
 #include <dmakit/error.h>
 #include <dmakit/ipc.h>
 #include <dmakit/ipc_server.h>
@@ -44,6 +46,22 @@ struct srv_region {
 	uint64_t addr;		/* copy route: the client's address */
 };
 
+/* A connection's shared-memory rings (RINGS). Only @hdr's indices, the
+ * entries and the flags are shared; @sq_head and @cq_tail here are the
+ * daemon's own copies, never read back from the shared memory. */
+struct srv_ring {
+	struct dmk_ipc_ring_hdr *hdr;	/* NULL: no rings */
+	void *map;
+	size_t map_len;
+	struct dmk_ipc_sqe *sq;
+	struct dmk_ipc_cqe *cq;
+	uint32_t entries;
+	uint32_t sq_head;
+	uint32_t cq_tail;
+	int req_efd;			/* the client rings it; polled here */
+	int cq_efd;			/* rung here when the client sleeps */
+};
+
 struct srv_client {
 	int fd;
 	unsigned id;
@@ -56,6 +74,7 @@ struct srv_client {
 	uint64_t pinned;
 	struct srv_region *regions;
 	size_t nregions;
+	struct srv_ring ring;
 };
 
 struct dmk_ipc_server {
@@ -113,6 +132,8 @@ void dmk_ipc_server_opts_init(struct dmk_ipc_server_opts *opts)
 	opts->bounce_size = 1u << 20;
 	opts->socket_mode = 0660;
 	opts->log_fd = 2;
+	opts->ring_entries = 256;
+	opts->ring_poll_us = 0;
 }
 
 /* A client that does not take its answers (1 s, SO_SNDTIMEO) or is gone is
@@ -162,6 +183,17 @@ static void region_release(struct dmk_ipc_server *srv, struct srv_client *c, str
 	STAT_ADD(srv, regions, (uint64_t)-1);
 }
 
+static void ring_free(struct srv_ring *rg)
+{
+	if (rg->map)
+		munmap(rg->map, rg->map_len);
+	if (rg->req_efd > 0)
+		close(rg->req_efd);
+	if (rg->cq_efd > 0)
+		close(rg->cq_efd);
+	memset(rg, 0, sizeof(*rg));
+}
+
 static void client_close(struct dmk_ipc_server *srv, struct srv_client *c, const char *why)
 {
 	slog(srv, "dmakitd: client %u (pid %d): disconnected (%s), %zu region(s) released", c->id,
@@ -171,6 +203,7 @@ static void client_close(struct dmk_ipc_server *srv, struct srv_client *c, const
 	for (size_t i = 0; i < c->nregions; i++)
 		region_release(srv, c, &c->regions[i]);
 	free(c->regions);
+	ring_free(&c->ring);
 	close(c->fd);
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
@@ -476,46 +509,57 @@ static int copy_io(struct dmk_ipc_server *srv, struct srv_client *c, const struc
 	return 0;
 }
 
-static void do_io(struct dmk_ipc_server *srv, struct srv_client *c, const struct dmk_ipc_msg *m)
+/* Check a READ or WRITE (from a message or a ring entry) against the
+ * connection's regions and the device. 0 with the region in *@out, or a
+ * negative errno with the reason in @why. */
+static int io_check(struct dmk_ipc_server *srv, struct srv_client *c, bool rd,
+		    const struct dmk_ipc_io *io, struct srv_region **out, char *why, size_t wl)
 {
 	struct dmk_ipc_backend *be = srv->be;
-	const struct dmk_ipc_io *io = &m->io;
-	bool rd = m->type == DMK_IPC_READ;
-	struct srv_region *r = own_region(srv, c, m, io->handle);
+	const char *what = rd ? "READ" : "WRITE";
 	unsigned need = rd ? DMK_PROT_WRITE : DMK_PROT_READ;
-	struct dmk_ipc_msg done;
-	char why[DMK_IPC_REASON_MAX + 1];
-	const char *what = dmk_ipc_type_name(m->type);
-	int rc;
+	struct srv_region *r = find_region(c, io->handle);
 
-	if (!r)
-		return;
+	if (!r) {
+		STAT_ADD(srv, forged, 1);
+		snprintf(why, wl, "%s: handle %llu is not a region of this connection", what,
+			 (unsigned long long)io->handle);
+		return -EPERM;
+	}
 	if (io->offset > r->len || io->length > r->len - io->offset) {
-		snprintf(why, sizeof(why), "%s: bytes %llu+%llu are past region %llu of %llu bytes",
+		snprintf(why, wl, "%s: bytes %llu+%llu are past region %llu of %llu bytes",
 			 what, (unsigned long long)io->offset, (unsigned long long)io->length,
 			 (unsigned long long)r->handle, (unsigned long long)r->len);
-		refuse(srv, c, m->seq, -EINVAL, why);
-		return;
+		return -EINVAL;
 	}
-	if (io->length % be->lba_size) {
-		snprintf(why, sizeof(why), "%s: %llu bytes are not whole blocks of %u", what,
-			 (unsigned long long)io->length, be->lba_size);
-		refuse(srv, c, m->seq, -EINVAL, why);
-		return;
+	if (io->length == 0 || io->length > DMK_IPC_IO_MAX || io->length % be->lba_size) {
+		snprintf(why, wl, "%s: %llu bytes are not 1 to %llu whole blocks of %u", what,
+			 (unsigned long long)io->length, (unsigned long long)(DMK_IPC_IO_MAX / be->lba_size),
+			 be->lba_size);
+		return -EINVAL;
 	}
 	if (io->lba > be->nlba || io->length / be->lba_size > be->nlba - io->lba) {
-		snprintf(why, sizeof(why), "%s: blocks %llu+%llu are past the device's %llu", what,
+		snprintf(why, wl, "%s: blocks %llu+%llu are past the device's %llu", what,
 			 (unsigned long long)io->lba, (unsigned long long)(io->length / be->lba_size),
 			 (unsigned long long)be->nlba);
-		refuse(srv, c, m->seq, -ERANGE, why);
-		return;
+		return -ERANGE;
 	}
 	if (!(r->prot & need)) {
-		snprintf(why, sizeof(why), "%s: region %llu does not let the device %s it", what,
+		snprintf(why, wl, "%s: region %llu does not let the device %s it", what,
 			 (unsigned long long)r->handle, rd ? "write" : "read");
-		refuse(srv, c, m->seq, -EACCES, why);
-		return;
+		return -EACCES;
 	}
+	*out = r;
+	return 0;
+}
+
+/* Move the bytes of a checked READ or WRITE; count it. */
+static int io_exec(struct dmk_ipc_server *srv, struct srv_client *c, const struct srv_region *r,
+		   bool rd, const struct dmk_ipc_io *io)
+{
+	struct dmk_ipc_backend *be = srv->be;
+	int rc;
+
 	if (r->route != DMK_IPC_ROUTE_COPY) {
 		/* memfd and pool: the device moves the bytes in the shared pages */
 		uint8_t *va = (uint8_t *)r->map + io->offset;
@@ -525,24 +569,215 @@ static void do_io(struct dmk_ipc_server *srv, struct srv_client *c, const struct
 	} else {
 		rc = copy_io(srv, c, r, rd, io->offset, io->length, io->lba);
 	}
-	STAT_ADD(srv, requests, 1);
+	pthread_mutex_lock(&srv->lock);
+	srv->stats.requests++;
+	if (rc == 0) {
+		srv->stats.bytes += io->length;
+		if (r->route == DMK_IPC_ROUTE_COPY)
+			srv->stats.copied += io->length;
+	}
+	pthread_mutex_unlock(&srv->lock);
+	return rc;
+}
+
+static void do_io(struct dmk_ipc_server *srv, struct srv_client *c, const struct dmk_ipc_msg *m)
+{
+	bool rd = m->type == DMK_IPC_READ;
+	struct srv_region *r = NULL;
+	struct dmk_ipc_msg done;
+	char why[DMK_IPC_REASON_MAX + 1];
+	int rc;
+
+	rc = io_check(srv, c, rd, &m->io, &r, why, sizeof(why));
+	if (rc) {
+		refuse(srv, c, m->seq, rc, why);
+		return;
+	}
+	rc = io_exec(srv, c, r, rd, &m->io);
 	if (rc) {
 		/* A failed transfer is answered with an ERROR: its errno and why. */
-		snprintf(why, sizeof(why), "%s: %s", what, dmk_last_error());
+		snprintf(why, sizeof(why), "%s: %s", dmk_ipc_type_name(m->type), dmk_last_error());
 		slog(srv, "dmakitd: client %u (pid %d): %s", c->id, (int)c->pid, why);
 		reply_error(c, m->seq, rc, why);
 		return;
 	}
-	pthread_mutex_lock(&srv->lock);
-	srv->stats.bytes += io->length;
-	if (r->route == DMK_IPC_ROUTE_COPY)
-		srv->stats.copied += io->length;
-	pthread_mutex_unlock(&srv->lock);
 	memset(&done, 0, sizeof(done));
 	done.type = DMK_IPC_COMPLETION;
 	done.seq = m->seq;
-	done.comp.bytes = io->length;
+	done.comp.bytes = m->io.length;
 	reply(c, &done);
+}
+
+/* RINGS: a memfd holding both rings (sealed: neither side can resize it)
+ * and two eventfds, sent to the client with the answer. */
+static void do_rings(struct dmk_ipc_server *srv, struct srv_client *c, const struct dmk_ipc_msg *m)
+{
+	struct srv_ring *rg = &c->ring;
+	struct dmk_ipc_msg ok;
+	char why[DMK_IPC_REASON_MAX + 1];
+	uint32_t entries = m->rings.entries;
+	int fds[3] = { -1, -1, -1 };
+
+	if (rg->hdr) {
+		refuse(srv, c, m->seq, -EEXIST, "RINGS: the connection has its rings already");
+		return;
+	}
+	if (m->rings.size != 0) {
+		refuse(srv, c, m->seq, -EINVAL, "RINGS: a client asks with size 0");
+		return;
+	}
+	if (entries > srv->opts.ring_entries)
+		entries = srv->opts.ring_entries;
+	rg->entries = entries;
+	rg->map_len = (size_t)dmk_ipc_ring_size(entries);
+	fds[0] = memfd_create("dmakitd-rings", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fds[0] < 0 || ftruncate(fds[0], (off_t)rg->map_len) != 0 ||
+	    fcntl(fds[0], F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0)
+		goto fail;
+	rg->map = mmap(NULL, rg->map_len, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0);
+	if (rg->map == MAP_FAILED) {
+		rg->map = NULL;
+		goto fail;
+	}
+	fds[1] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	fds[2] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (fds[1] < 0 || fds[2] < 0)
+		goto fail;
+	rg->hdr = rg->map;
+	rg->sq = (struct dmk_ipc_sqe *)((uint8_t *)rg->map + DMK_IPC_RING_SQ_OFF);
+	rg->cq = (struct dmk_ipc_cqe *)((uint8_t *)rg->map + dmk_ipc_ring_cq_off(entries));
+	rg->req_efd = fds[1];
+	rg->cq_efd = fds[2];
+	/* Asleep until the poll loop says otherwise: ring the doorbell. */
+	__atomic_store_n(&rg->hdr->sq_flags, DMK_IPC_RING_NEED_WAKEUP, __ATOMIC_SEQ_CST);
+	memset(&ok, 0, sizeof(ok));
+	ok.type = DMK_IPC_RINGS;
+	ok.seq = m->seq;
+	ok.rings.entries = entries;
+	ok.rings.size = rg->map_len;
+	if (dmk_ipc_send_fds(c->fd, &ok, fds, 3) != 0)
+		c->unheard = true;
+	close(fds[0]);
+	slog(srv, "dmakitd: client %u (pid %d): rings of %u entries", c->id, (int)c->pid, entries);
+	return;
+fail:
+	snprintf(why, sizeof(why), "RINGS: %s", strerror(errno));
+	for (int i = 0; i < 3; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	if (rg->map)
+		munmap(rg->map, rg->map_len);
+	memset(rg, 0, sizeof(*rg));
+	refuse(srv, c, m->seq, -ENOMEM, why);
+}
+
+/* One submission entry, copied out of the shared memory once (each word
+ * read once, volatile: the client may change it meanwhile), then checked
+ * like a READ or WRITE message. */
+static int32_t ring_entry(struct dmk_ipc_server *srv, struct srv_client *c,
+			  const struct dmk_ipc_sqe *slot, uint64_t *tag)
+{
+	const volatile uint64_t *src = (const volatile uint64_t *)(const void *)slot;
+	uint64_t w[sizeof(struct dmk_ipc_sqe) / 8];
+	struct dmk_ipc_sqe e;
+	struct dmk_ipc_io io;
+	struct srv_region *r = NULL;
+	char why[DMK_IPC_REASON_MAX + 1];
+	int rc;
+
+	for (size_t i = 0; i < sizeof(w) / 8; i++)
+		w[i] = src[i];
+	memcpy(&e, w, sizeof(e));
+	*tag = e.tag;
+	io.handle = e.handle;
+	io.offset = e.offset;
+	io.length = e.length;
+	io.lba = e.lba;
+	if ((e.op != DMK_IPC_READ && e.op != DMK_IPC_WRITE) || e.flags) {
+		snprintf(why, sizeof(why), "ring entry: op %u, flags %#x (READ or WRITE, 0)", e.op, e.flags);
+		rc = -EINVAL;
+	} else {
+		rc = io_check(srv, c, e.op == DMK_IPC_READ, &io, &r, why, sizeof(why));
+	}
+	if (rc) {
+		STAT_ADD(srv, refused, 1);
+		slog(srv, "dmakitd: client %u (pid %d): refused a ring entry (tag %llu): %s", c->id,
+		     (int)c->pid, (unsigned long long)e.tag, why);
+		return rc;
+	}
+	rc = io_exec(srv, c, r, e.op == DMK_IPC_READ, &io);
+	if (rc)
+		slog(srv, "dmakitd: client %u (pid %d): ring entry (tag %llu): %s", c->id, (int)c->pid,
+		     (unsigned long long)e.tag, dmk_last_error());
+	return rc;
+}
+
+/* Indices read once; false when the client wrote ones that cannot be. */
+static bool ring_indices(struct srv_ring *rg, uint32_t *tail, uint32_t *cq_head)
+{
+	*tail = __atomic_load_n(&rg->hdr->sq_tail, __ATOMIC_ACQUIRE);
+	*cq_head = __atomic_load_n(&rg->hdr->cq_head, __ATOMIC_ACQUIRE);
+	return *tail - rg->sq_head <= rg->entries && rg->cq_tail - *cq_head <= rg->entries;
+}
+
+/* Serve up to one ring's worth of entries; a completion slot is taken
+ * before each entry, so that the client's requests in flight never pass
+ * @entries. Returns entries served; a client whose indices cannot be is
+ * closed. */
+static unsigned ring_serve(struct dmk_ipc_server *srv, struct srv_client *c)
+{
+	struct srv_ring *rg = &c->ring;
+	uint32_t mask = rg->entries - 1, tail, cq_head;
+	unsigned done = 0;
+
+	if (!ring_indices(rg, &tail, &cq_head)) {
+		char why[DMK_IPC_REASON_MAX + 1];
+
+		snprintf(why, sizeof(why),
+			 "ring indices out of bounds (sq %u..%u, cq %u..%u, %u entries)", rg->sq_head,
+			 tail, cq_head, rg->cq_tail, rg->entries);
+		drop(srv, c, 0, -EPROTO, why);
+		return 0;
+	}
+	while (rg->sq_head != tail && rg->cq_tail - cq_head < rg->entries && done < rg->entries) {
+		struct dmk_ipc_cqe *ce = &rg->cq[rg->cq_tail & mask];
+		uint64_t tag = 0;
+		int32_t st = ring_entry(srv, c, &rg->sq[rg->sq_head & mask], &tag);
+
+		rg->sq_head++;
+		__atomic_store_n(&rg->hdr->sq_head, rg->sq_head, __ATOMIC_RELEASE);
+		ce->tag = tag;
+		ce->status = st;
+		ce->flags = 0;
+		rg->cq_tail++;
+		__atomic_store_n(&rg->hdr->cq_tail, rg->cq_tail, __ATOMIC_RELEASE);
+		done++;
+	}
+	if (done) {
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&rg->hdr->cq_flags, __ATOMIC_RELAXED) & DMK_IPC_RING_NEED_WAKEUP) {
+			uint64_t one = 1;
+
+			if (write(rg->cq_efd, &one, sizeof(one)) < 0) {
+				/* the counter is full: the client is awake anyway */
+			}
+		}
+	}
+	return done;
+}
+
+/* Going to sleep: ask for the doorbell, then look once more (the client
+ * publishes, fences, reads the flag; here the flag is set, fenced, the
+ * index read: one of the two sees the other). True when there is work. */
+static bool ring_arm(struct srv_ring *rg)
+{
+	uint32_t tail, cq_head;
+
+	__atomic_store_n(&rg->hdr->sq_flags, DMK_IPC_RING_NEED_WAKEUP, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (!ring_indices(rg, &tail, &cq_head))
+		return true; /* ring_serve() closes it */
+	return tail != rg->sq_head && rg->cq_tail - cq_head < rg->entries;
 }
 
 static void serve_one(struct dmk_ipc_server *srv, struct srv_client *c)
@@ -596,6 +831,9 @@ static void serve_one(struct dmk_ipc_server *srv, struct srv_client *c)
 	case DMK_IPC_BYE:
 		client_close(srv, c, "BYE");
 		return;
+	case DMK_IPC_RINGS:
+		do_rings(srv, c, &m);
+		return;
 	default:
 		snprintf(why, sizeof(why), "a client may not send %s", dmk_ipc_type_name(m.type));
 		drop(srv, c, m.seq, -EPROTO, why);
@@ -644,23 +882,55 @@ static void accept_one(struct dmk_ipc_server *srv)
 	     (unsigned)c->uid);
 }
 
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * The poll loop. Connections' sockets and request doorbells are polled;
+ * after each round every connection's rings are served. While there was
+ * ring work in the last opts.ring_poll_us the loop keeps looking without
+ * sleeping (clients see no NEED_WAKEUP and ring no doorbell); before it
+ * sleeps it arms every ring's doorbell and looks once more.
+ */
 int dmk_ipc_server_run(struct dmk_ipc_server *srv)
 {
 	unsigned nc = srv->opts.max_clients;
+	uint64_t spin_ns = (uint64_t)srv->opts.ring_poll_us * 1000u, last = 0;
+	int timeout = -1;
+	bool armed = false;
 
 	for (;;) {
 		nfds_t n = 0;
+		unsigned work = 0;
 		int rc;
 
 		srv->pfd[n++] = (struct pollfd){ srv->stopfd, POLLIN, 0 };
 		srv->pfd[n++] = (struct pollfd){ srv->lfd, POLLIN, 0 };
 		for (unsigned i = 0; i < nc; i++)
 			srv->pfd[n++] = (struct pollfd){ srv->clients[i].fd, POLLIN, 0 };
-		rc = poll(srv->pfd, n, -1);
+		for (unsigned i = 0; i < nc; i++) {
+			struct srv_client *c = &srv->clients[i];
+
+			srv->pfd[n++] = (struct pollfd){ c->fd >= 0 && c->ring.hdr ? c->ring.req_efd : -1,
+							 POLLIN, 0 };
+		}
+		rc = poll(srv->pfd, n, timeout);
 		if (rc < 0) {
 			if (errno == EINTR)
 				continue;
 			return dmki_fail(-errno, "dmakitd: poll: %s", strerror(errno));
+		}
+		if (armed) {
+			for (unsigned i = 0; i < nc; i++)
+				if (srv->clients[i].fd >= 0 && srv->clients[i].ring.hdr)
+					__atomic_store_n(&srv->clients[i].ring.hdr->sq_flags, 0,
+							 __ATOMIC_RELAXED);
+			armed = false;
 		}
 		if (srv->pfd[0].revents) {
 			uint64_t v;
@@ -672,7 +942,15 @@ int dmk_ipc_server_run(struct dmk_ipc_server *srv)
 		}
 		for (unsigned i = 0; i < nc; i++) {
 			struct srv_client *c = &srv->clients[i];
+			struct pollfd *db = &srv->pfd[2 + nc + i];
 
+			if (c->fd >= 0 && c->ring.hdr && db->fd == c->ring.req_efd && db->revents) {
+				uint64_t v;
+
+				if (read(c->ring.req_efd, &v, sizeof(v)) < 0) {
+					/* nothing rung: the rings are looked at anyway */
+				}
+			}
 			if (c->fd >= 0 && srv->pfd[2 + i].fd == c->fd && srv->pfd[2 + i].revents) {
 				serve_one(srv, c);
 				if (c->fd >= 0 && c->unheard)
@@ -681,6 +959,28 @@ int dmk_ipc_server_run(struct dmk_ipc_server *srv)
 		}
 		if (srv->pfd[1].revents & POLLIN)
 			accept_one(srv);
+		for (unsigned i = 0; i < nc; i++) {
+			struct srv_client *c = &srv->clients[i];
+
+			if (c->fd >= 0 && c->ring.hdr)
+				work += ring_serve(srv, c);
+		}
+		timeout = 0;
+		if (work) {
+			if (spin_ns)
+				last = now_ns();
+			continue;
+		}
+		if (spin_ns && now_ns() - last < spin_ns)
+			continue;
+		timeout = -1;
+		armed = true;
+		for (unsigned i = 0; i < nc; i++) {
+			struct srv_client *c = &srv->clients[i];
+
+			if (c->fd >= 0 && c->ring.hdr && ring_arm(&c->ring))
+				timeout = 0;
+		}
 	}
 }
 
@@ -723,10 +1023,14 @@ int dmk_ipc_server_create(const char *path, struct dmk_ipc_backend *be,
 	else
 		dmk_ipc_server_opts_init(&srv->opts);
 	if (srv->opts.max_clients < 1 || srv->opts.max_clients > 1024 || srv->opts.max_regions < 1 ||
-	    srv->opts.max_pinned == 0 || (srv->opts.socket_mode & ~0777u)) {
-		rc = dmki_fail(-EINVAL, "server options: max_clients %u (1 to 1024), max_regions %u, max_pinned %llu, mode %#o",
+	    srv->opts.max_pinned == 0 || (srv->opts.socket_mode & ~0777u) ||
+	    srv->opts.ring_entries == 0 || srv->opts.ring_entries > DMK_IPC_RING_MAX ||
+	    (srv->opts.ring_entries & (srv->opts.ring_entries - 1)) ||
+	    srv->opts.ring_poll_us > 1000000u) {
+		rc = dmki_fail(-EINVAL, "server options: max_clients %u (1 to 1024), max_regions %u, max_pinned %llu, mode %#o, ring_entries %u (a power of two to %u), ring_poll_us %u (to 1 s)",
 			       srv->opts.max_clients, srv->opts.max_regions,
-			       (unsigned long long)srv->opts.max_pinned, srv->opts.socket_mode);
+			       (unsigned long long)srv->opts.max_pinned, srv->opts.socket_mode,
+			       srv->opts.ring_entries, DMK_IPC_RING_MAX, srv->opts.ring_poll_us);
 		free(srv);
 		return rc;
 	}
@@ -736,7 +1040,7 @@ int dmk_ipc_server_create(const char *path, struct dmk_ipc_backend *be,
 	pthread_mutex_init(&srv->lock, NULL);
 	snprintf(srv->path, sizeof(srv->path), "%s", path);
 	srv->clients = calloc(srv->opts.max_clients, sizeof(*srv->clients));
-	srv->pfd = calloc(srv->opts.max_clients + 2u, sizeof(*srv->pfd));
+	srv->pfd = calloc(2u * srv->opts.max_clients + 2u, sizeof(*srv->pfd));
 	if (!srv->clients || !srv->pfd) {
 		rc = dmki_fail(-ENOMEM, "out of memory for %u clients", srv->opts.max_clients);
 		goto fail;

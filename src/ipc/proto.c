@@ -20,6 +20,7 @@
 #define BODY_IO 32u
 #define BODY_COMPLETION 24u
 #define BODY_ERROR_MIN 8u
+#define BODY_RINGS 16u
 #define REG_LEN_MAX (1ull << 47)
 
 static void put16(uint8_t *p, uint16_t v)
@@ -74,6 +75,7 @@ const char *dmk_ipc_type_name(unsigned type)
 	case DMK_IPC_COMPLETION: return "COMPLETION";
 	case DMK_IPC_ERROR: return "ERROR";
 	case DMK_IPC_BYE: return "BYE";
+	case DMK_IPC_RINGS: return "RINGS";
 	default: return "unknown";
 	}
 }
@@ -102,6 +104,7 @@ static long body_size(unsigned type)
 	case DMK_IPC_WRITE: return BODY_IO;
 	case DMK_IPC_COMPLETION: return BODY_COMPLETION;
 	case DMK_IPC_BYE: return 0;
+	case DMK_IPC_RINGS: return BODY_RINGS;
 	default: return -1;
 	}
 }
@@ -201,6 +204,20 @@ static int check_body(const struct dmk_ipc_msg *m)
 		return check_errno("ERROR", m->error.err);
 	case DMK_IPC_BYE:
 		return 0;
+	case DMK_IPC_RINGS: {
+		const struct dmk_ipc_rings *r = &m->rings;
+
+		if (r->entries == 0 || r->entries > DMK_IPC_RING_MAX || (r->entries & (r->entries - 1)))
+			return dmki_fail(-EINVAL, "RINGS: %u entries is not a power of two from 1 to %u",
+					 r->entries, DMK_IPC_RING_MAX);
+		if (r->flags != 0)
+			return dmki_fail(-EINVAL, "RINGS: reserved flags %#x set", r->flags);
+		if (r->size != 0 && r->size != dmk_ipc_ring_size(r->entries))
+			return dmki_fail(-EINVAL, "RINGS: size %llu is neither 0 nor the %llu bytes of %u entries",
+					 (unsigned long long)r->size,
+					 (unsigned long long)dmk_ipc_ring_size(r->entries), r->entries);
+		return 0;
+	}
 	default:
 		return dmki_fail(-EBADMSG, "unknown message type %u", m->type);
 	}
@@ -273,6 +290,11 @@ int dmk_ipc_encode(const struct dmk_ipc_msg *msg, void *buf, size_t cap, size_t 
 		put32(b, (uint32_t)msg->error.err);
 		/* b + 4: reserved, 0 */
 		memcpy(b + 8, msg->error.reason, rlen);
+		break;
+	case DMK_IPC_RINGS:
+		put32(b, msg->rings.entries);
+		put32(b + 4, msg->rings.flags);
+		put64(b + 8, msg->rings.size);
 		break;
 	default: /* BYE */
 		break;
@@ -367,6 +389,11 @@ int dmk_ipc_decode(const void *buf, size_t len, struct dmk_ipc_msg *msg)
 			return dmki_fail(-EBADMSG, "ERROR: the reason holds a NUL byte");
 		memcpy(msg->error.reason, b + 8, blen - BODY_ERROR_MIN);
 		msg->error.reason[blen - BODY_ERROR_MIN] = '\0';
+		break;
+	case DMK_IPC_RINGS:
+		msg->rings.entries = get32(b);
+		msg->rings.flags = get32(b + 4);
+		msg->rings.size = get64(b + 8);
 		break;
 	default: /* BYE */
 		break;

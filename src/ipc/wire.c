@@ -14,12 +14,19 @@
 
 #include "../core/error_priv.h"
 
+#define FDS_MAX 4u
+
 int dmk_ipc_send(int sock, const struct dmk_ipc_msg *msg, int fd)
+{
+	return dmk_ipc_send_fds(sock, msg, &fd, fd >= 0 ? 1 : 0);
+}
+
+int dmk_ipc_send_fds(int sock, const struct dmk_ipc_msg *msg, const int *fds, unsigned nfds)
 {
 	uint8_t buf[DMK_IPC_MSG_MAX];
 	union {
 		struct cmsghdr hdr;
-		char space[CMSG_SPACE(sizeof(int))];
+		char space[CMSG_SPACE(FDS_MAX * sizeof(int))];
 	} ctl;
 	struct iovec iov;
 	struct msghdr mh;
@@ -27,6 +34,8 @@ int dmk_ipc_send(int sock, const struct dmk_ipc_msg *msg, int fd)
 	ssize_t n;
 	int rc;
 
+	if (nfds > FDS_MAX || (nfds && !fds))
+		return dmki_fail(-EINVAL, "sending %u descriptors: at most %u", nfds, FDS_MAX);
 	rc = dmk_ipc_encode(msg, buf, sizeof(buf), &len);
 	if (rc)
 		return rc;
@@ -35,17 +44,17 @@ int dmk_ipc_send(int sock, const struct dmk_ipc_msg *msg, int fd)
 	memset(&mh, 0, sizeof(mh));
 	mh.msg_iov = &iov;
 	mh.msg_iovlen = 1;
-	if (fd >= 0) {
+	if (nfds) {
 		struct cmsghdr *c;
 
 		memset(&ctl, 0, sizeof(ctl));
 		mh.msg_control = ctl.space;
-		mh.msg_controllen = sizeof(ctl.space);
+		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
 		c = CMSG_FIRSTHDR(&mh);
 		c->cmsg_level = SOL_SOCKET;
 		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
 	}
 	do
 		n = sendmsg(sock, &mh, MSG_NOSIGNAL);
@@ -58,12 +67,12 @@ int dmk_ipc_send(int sock, const struct dmk_ipc_msg *msg, int fd)
 	return 0;
 }
 
-/* Close every descriptor a control message brought; count them. */
-static int take_fds(struct msghdr *mh, int *first)
+/* Keep the first @max descriptors a control message brought in @got, close
+ * the others; count them all. */
+static int take_fds(struct msghdr *mh, int *got, unsigned max)
 {
 	int count = 0;
 
-	*first = -1;
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
 		size_t nfd;
 
@@ -74,30 +83,49 @@ static int take_fds(struct msghdr *mh, int *first)
 			int f;
 
 			memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-			if (count++ == 0)
-				*first = f;
+			if ((unsigned)count < max)
+				got[count] = f;
 			else
 				close(f);
+			count++;
 		}
 	}
 	return count;
 }
 
+static void close_fds(int *fds, int n)
+{
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+}
+
 int dmk_ipc_recv(int sock, struct dmk_ipc_msg *msg, int *fd)
+{
+	unsigned n = 0;
+	int rc = dmk_ipc_recv_fds(sock, msg, fd, fd ? 1 : 0, &n);
+
+	if (fd && (rc || n == 0))
+		*fd = -1;
+	return rc;
+}
+
+int dmk_ipc_recv_fds(int sock, struct dmk_ipc_msg *msg, int *fds, unsigned max, unsigned *nfds)
 {
 	/* One byte more than any message, to see a datagram that is too long. */
 	uint8_t buf[DMK_IPC_MSG_MAX + 1];
 	union {
 		struct cmsghdr hdr;
-		char space[CMSG_SPACE(4 * sizeof(int))];
+		char space[CMSG_SPACE(2 * FDS_MAX * sizeof(int))];
 	} ctl;
 	struct iovec iov = { buf, sizeof(buf) };
 	struct msghdr mh;
+	int got[FDS_MAX];
 	ssize_t n;
-	int nfd, got, rc;
+	int nfd, kept, rc;
 
-	if (fd)
-		*fd = -1;
+	*nfds = 0;
+	if (max > FDS_MAX)
+		max = FDS_MAX;
 	memset(&mh, 0, sizeof(mh));
 	mh.msg_iov = &iov;
 	mh.msg_iovlen = 1;
@@ -108,29 +136,28 @@ int dmk_ipc_recv(int sock, struct dmk_ipc_msg *msg, int *fd)
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return dmki_fail(-errno, "receiving a message: %s", strerror(errno));
-	nfd = take_fds(&mh, &got);
+	nfd = take_fds(&mh, got, max);
+	kept = nfd < (int)max ? nfd : (int)max;
 	if (n == 0 && nfd == 0)
 		return dmki_fail(-ECONNRESET, "the peer closed the connection");
 	if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC) || (size_t)n > DMK_IPC_MSG_MAX) {
-		if (got >= 0)
-			close(got);
+		close_fds(got, kept);
 		return dmki_fail(-EBADMSG, "datagram %s (%zd bytes, flags %#x)",
 				 mh.msg_flags & MSG_CTRUNC ? "with truncated control data" : "too long",
 				 n, (unsigned)mh.msg_flags);
 	}
-	if (nfd > 1 || (nfd == 1 && !fd)) {
-		if (got >= 0)
-			close(got);
-		return dmki_fail(-EBADMSG, "%d descriptor(s) came with a message that may carry %d",
-				 nfd, fd ? 1 : 0);
+	if (nfd > (int)max) {
+		close_fds(got, kept);
+		return dmki_fail(-EBADMSG, "%d descriptor(s) came with a message that may carry %u",
+				 nfd, max);
 	}
 	rc = dmk_ipc_decode(buf, (size_t)n, msg);
 	if (rc) {
-		if (got >= 0)
-			close(got);
+		close_fds(got, kept);
 		return rc;
 	}
-	if (fd)
-		*fd = got;
+	for (int i = 0; i < nfd; i++)
+		fds[i] = got[i];
+	*nfds = (unsigned)nfd;
 	return 0;
 }
