@@ -21,7 +21,19 @@ uint64_t dmki_bounce_dev(const struct dmk_bounce_pool *p, size_t chunk)
 	return dmk_region_dev(p->region, (uintptr_t)p->mem + chunk * p->chunk);
 }
 
-/* Check that every chunk is contiguous on the device and obeys @spec. */
+int dmki_bounce_in_window(const struct dmk_bounce_pool *p, const struct dmk_dma_spec *spec)
+{
+	for (size_t c = 0; c < p->nchunks; c++) {
+		uint64_t dev = dmki_bounce_dev(p, c);
+
+		if (dev < spec->addr_low || dev + p->chunk - 1 > spec->addr_high)
+			return dmki_fail(-ERANGE, "bounce chunk %zu at %#" PRIx64 " lies outside the window [%#" PRIx64 ", %#" PRIx64 "]",
+					 c, dev, spec->addr_low, spec->addr_high);
+	}
+	return 0;
+}
+
+/* Check that every chunk is contiguous on the device, aligned, and obeys @spec. */
 static int check_chunks(const struct dmk_bounce_pool *p, const struct dmk_dma_spec *spec)
 {
 	for (size_t c = 0; c < p->nchunks; c++) {
@@ -31,13 +43,10 @@ static int check_chunks(const struct dmk_bounce_pool *p, const struct dmk_dma_sp
 			if (dmk_region_dev(p->region, (uintptr_t)p->mem + c * p->chunk + off) != dev + off)
 				return dmki_fail(-ERANGE, "bounce chunk %zu (%" PRIu64 " bytes) is not contiguous on the device",
 						 c, p->chunk);
-		if (dev < spec->addr_low || dev + p->chunk - 1 > spec->addr_high)
-			return dmki_fail(-ERANGE, "bounce chunk %zu at %#" PRIx64 " lies outside the window [%#" PRIx64 ", %#" PRIx64 "]",
-					 c, dev, spec->addr_low, spec->addr_high);
 		if (dev & (p->chunk - 1))
 			return dmki_fail(-ERANGE, "bounce chunk %zu at %#" PRIx64 " is not aligned to its size", c, dev);
 	}
-	return 0;
+	return dmki_bounce_in_window(p, spec);
 }
 
 int dmk_bounce_pool_create(struct dmk_space *sp, const struct dmk_dma_spec *spec, size_t size,

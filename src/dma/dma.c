@@ -53,13 +53,9 @@ int dmk_dma_create(struct dmk_space *sp, const struct dmk_dma_spec *spec,
 		    ((spec->flags & DMK_SPEC_PAGE_LIST) && chunk != spec->dev_page_size))
 			return dmki_fail(-EINVAL, "bounce chunks of %" PRIu64 " bytes cannot obey these rules (alignment, boundary or device page)",
 					 chunk);
-		for (size_t c = 0; c < pool->nchunks; c++) {
-			uint64_t dev = dmki_bounce_dev(pool, c);
-
-			if (dev < spec->addr_low || dev + chunk - 1 > spec->addr_high)
-				return dmki_fail(-ERANGE, "bounce chunk %zu at %#" PRIx64 " is outside the window [%#" PRIx64 ", %#" PRIx64 "]",
-						 c, dev, spec->addr_low, spec->addr_high);
-		}
+		err = dmki_bounce_in_window(pool, spec);
+		if (err)
+			return err;
 	}
 	d = calloc(1, sizeof(*d));
 	if (!d)

@@ -49,6 +49,8 @@ long dmki_bounce_take(struct dmk_bounce_pool *p, size_t want, long prefer, size_
 void dmki_bounce_give(struct dmk_bounce_pool *p, size_t first, size_t n);
 /* Count @bytes of transfers as bounced, for the statistics. */
 void dmki_bounce_note(struct dmk_bounce_pool *p, uint64_t bytes);
+/* 0 when every chunk of @p lies in @spec's window, else -ERANGE (dmki_fail). */
+int dmki_bounce_in_window(const struct dmk_bounce_pool *p, const struct dmk_dma_spec *spec);
 uint64_t dmki_bounce_dev(const struct dmk_bounce_pool *p, size_t chunk);
 
 
