@@ -1159,9 +1159,167 @@ static void test_ring_forged_handle(void **state)
 	stop(&f);
 }
 
+/* Mappings of client buffers (dmk_ipc_memfd_alloc) in this process: the
+ * test's own and the daemon's (a thread here). */
+static int buffer_maps(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	int n = 0;
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, "memfd:dmakit-buffer"))
+			n++;
+	fclose(f);
+	return n;
+}
+
+/*
+ * In-flight draining: a client with four ring entries held by the device
+ * is killed with SIGKILL. The daemon keeps its region registered and
+ * mapped until the device completes them (the held write then carries the
+ * dead client's bytes to the disk), serves another client meanwhile, and
+ * releases the region after the last completion.
+ */
+static void test_drain_on_sigkill(void **state)
+{
+	struct dmk_ipc_client *b;
+	struct fixture f;
+	uint8_t *buf;
+	uint64_t h;
+	unsigned route;
+	int pipefd[2], fd, st, maps;
+	char ready;
+	pid_t pid;
+
+	(void)state;
+	start(&f, NULL);
+	fill(f.disk, 8 * LBA, 12);
+	assert_int_equal(dmk_ipc_backend_sim_hold(f.be, 4), 0);
+	assert_int_equal(pipe(pipefd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct dmk_ipc_client *c;
+
+		close(pipefd[0]);
+		if (dmk_ipc_client_connect(f.path, NULL, &c) || dmk_ipc_client_rings(c, 8, NULL) ||
+		    dmk_ipc_memfd_alloc(8 * LBA, (void **)&buf, &fd) ||
+		    dmk_ipc_client_register_memfd(c, fd, 0, 8 * LBA, DMK_PROT_RW, &h, &route))
+			_exit(1);
+		fill(buf + 4 * LBA, 4 * LBA, 9);
+		for (unsigned i = 0; i < 3; i++)
+			if (dmk_ipc_client_submit(c, DMK_IPC_READ, h, i * LBA, LBA, i, i))
+				_exit(2);
+		if (dmk_ipc_client_submit(c, DMK_IPC_WRITE, h, 4 * LBA, 4 * LBA, 200, 3))
+			_exit(3);
+		if (write(pipefd[1], "r", 1) != 1)
+			_exit(4);
+		for (;;)
+			pause();
+	}
+	close(pipefd[1]);
+	assert_int_equal(read(pipefd[0], &ready, 1), 1);
+	close(pipefd[0]);
+	for (int i = 0; i < 500 && dmk_ipc_backend_sim_held(f.be) != 4; i++)
+		usleep(10000);
+	assert_int_equal(dmk_ipc_backend_sim_held(f.be), 4);
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFSIGNALED(st));
+	for (int i = 0; i < 500 && stats(&f).clients != 0; i++)
+		usleep(10000);
+	assert_true(stats(&f).clients == 0);
+	assert_non_null(strstr(logged(&f), "4 request(s) on the device: 1 region(s) kept until they complete"));
+	/* not unmapped, not unregistered: the device still holds the requests */
+	assert_true(stats(&f).regions == 1);
+	assert_int_equal(buffer_maps(), 1);
+
+	/* the daemon serves another client meanwhile, on the ring and the socket */
+	assert_int_equal(dmk_ipc_client_connect(f.path, NULL, &b), 0);
+	assert_int_equal(dmk_ipc_client_rings(b, 4, NULL), 0);
+	assert_int_equal(dmk_ipc_memfd_alloc(8 * LBA, (void **)&buf, &fd), 0);
+	assert_int_equal(dmk_ipc_client_register_memfd(b, fd, 0, 8 * LBA, DMK_PROT_RW, &h, &route), 0);
+	assert_int_equal(dmk_ipc_client_ring_read(b, h, 0, 8 * LBA, 0), 0);
+	assert_int_equal(differs(buf, 8 * LBA, 12), -1);
+	memset(buf, 0, 8 * LBA);
+	assert_int_equal(dmk_ipc_client_read(b, h, 0, 8 * LBA, 0), 0);
+	assert_int_equal(differs(buf, 8 * LBA, 12), -1);
+	maps = buffer_maps();
+	assert_int_equal(maps, 3);
+	assert_true(stats(&f).regions == 2);
+
+	/* the device completes them: the dead client's bytes reach the disk */
+	assert_int_equal(dmk_ipc_backend_sim_release(f.be), 4);
+	for (int i = 0; i < 500 && !strstr(logged(&f), "drained, 1 region(s) released"); i++)
+		usleep(10000);
+	assert_non_null(strstr(logged(&f), "drained, 1 region(s) released"));
+	assert_null(strstr(logged(&f), "on the device: error"));
+	assert_int_equal(differs(f.disk + 200 * LBA, 4 * LBA, 9), -1);
+	assert_true(stats(&f).regions == 1);
+	assert_int_equal(buffer_maps(), maps - 1);
+
+	/* B goes on */
+	assert_int_equal(dmk_ipc_client_ring_read(b, h, 0, 4 * LBA, 200), 0);
+	assert_int_equal(differs(buf, 4 * LBA, 9), -1);
+	dmk_ipc_client_close(b);
+	munmap(buf, 8 * LBA);
+	close(fd);
+	stop(&f);
+}
+
+/* A live client's held entries complete on its ring once released; its
+ * region cannot be unregistered meanwhile. */
+static void test_inflight_completions(void **state)
+{
+	struct dmk_ipc_client *c;
+	struct dmk_ipc_cqe ce[4];
+	struct fixture f;
+	uint8_t *buf;
+	uint64_t h;
+	unsigned route;
+	int fd, n = 0;
+
+	(void)state;
+	start(&f, NULL);
+	fill(f.disk, 4 * LBA, 13);
+	assert_int_equal(dmk_ipc_client_connect(f.path, NULL, &c), 0);
+	assert_int_equal(dmk_ipc_client_rings(c, 4, NULL), 0);
+	assert_int_equal(dmk_ipc_memfd_alloc(4 * LBA, (void **)&buf, &fd), 0);
+	assert_int_equal(dmk_ipc_client_register_memfd(c, fd, 0, 4 * LBA, DMK_PROT_RW, &h, &route), 0);
+	assert_int_equal(dmk_ipc_backend_sim_hold(f.be, 2), 0);
+	for (unsigned i = 0; i < 4; i++)
+		assert_int_equal(dmk_ipc_client_submit(c, DMK_IPC_READ, h, i * LBA, LBA, i, i), 0);
+	/* the two not held complete; the two held stay in flight */
+	while (n < 2) {
+		int k = dmk_ipc_client_reap(c, ce + n, 4, 1);
+
+		assert_true(k > 0);
+		n += k;
+	}
+	assert_int_equal(n, 2);
+	assert_int_equal(dmk_ipc_backend_sim_held(f.be), 2);
+	assert_int_equal(dmk_ipc_client_unregister(c, h), -EBUSY);
+	assert_int_equal(dmk_ipc_client_reap(c, ce, 4, 0), 0);
+	assert_int_equal(dmk_ipc_backend_sim_release(f.be), 2);
+	assert_int_equal(dmk_ipc_client_reap(c, ce + 2, 2, 2), 2);
+	for (unsigned i = 0; i < 4; i++)
+		assert_int_equal(ce[i].status, 0);
+	assert_true(ce[2].tag + ce[3].tag == 0 + 1); /* the held ones: the first two */
+	assert_int_equal(differs(buf, 4 * LBA, 13), -1);
+	assert_int_equal(dmk_ipc_client_unregister(c, h), 0);
+	dmk_ipc_client_close(c);
+	munmap(buf, 4 * LBA);
+	close(fd);
+	stop(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_drain_on_sigkill),
+		cmocka_unit_test(test_inflight_completions),
 		cmocka_unit_test(test_rings_both_ways),
 		cmocka_unit_test(test_ring_full),
 		cmocka_unit_test(test_ring_hostile_entries),

@@ -40,7 +40,11 @@
  * HELLO, a COMPLETION or ERROR from a client), is answered with an ERROR
  * and that connection alone is closed; so is a connection that does not
  * take an answer within a second. When a connection closes, however it
- * closes, its regions are unregistered and unmapped.
+ * closes, its regions are unregistered and unmapped -- after the device
+ * has completed every request of it still in flight (ring entries the
+ * device holds; the log says how many it waits for, then "drained"); the
+ * others are served meanwhile. A region with requests in flight cannot be
+ * unregistered (-EBUSY).
  */
 #ifndef DMAKIT_IPC_SERVER_H
 #define DMAKIT_IPC_SERVER_H
@@ -88,6 +92,45 @@ int dmk_ipc_backend_sim_create(uint32_t lba_size, uint64_t nlba, struct dmk_ipc_
  * Return: the disk, or NULL when @be is not a sim backend.
  */
 void *dmk_ipc_backend_sim_disk(struct dmk_ipc_backend *be, size_t *len);
+
+/**
+ * dmk_ipc_backend_sim_hold() - test hook: the device holds transfers
+ * @be: a sim backend.
+ * @n: how many of the next transfers of ring entries (memfd and pool
+ *	routes) the device holds, in flight, until
+ *	dmk_ipc_backend_sim_release(); 0 holds none.
+ *
+ * For tests of requests in flight: a client that dies meanwhile keeps its
+ * regions registered and mapped in the daemon until the device is done.
+ *
+ * Thread safety: safe, also while a server runs on @be.
+ *
+ * Return: 0; -EINVAL when @be is not a sim backend.
+ */
+int dmk_ipc_backend_sim_hold(struct dmk_ipc_backend *be, unsigned n);
+
+/**
+ * dmk_ipc_backend_sim_held() - transfers the device holds now
+ * @be: a sim backend.
+ *
+ * Thread safety: safe.
+ *
+ * Return: their number; 0 for another backend.
+ */
+unsigned dmk_ipc_backend_sim_held(struct dmk_ipc_backend *be);
+
+/**
+ * dmk_ipc_backend_sim_release() - the device finishes the held transfers
+ * @be: a sim backend.
+ *
+ * Moves their bytes now, through the sim IOMMU (memory no longer
+ * registered faults), and signals their completion to the server.
+ *
+ * Thread safety: safe, also while a server runs on @be.
+ *
+ * Return: how many were finished; -EINVAL when @be is not a sim backend.
+ */
+int dmk_ipc_backend_sim_release(struct dmk_ipc_backend *be);
 
 /**
  * dmk_ipc_backend_nvme_create() - an NVMe namespace as a backend

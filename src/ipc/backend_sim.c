@@ -10,6 +10,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <dmakit/dma.h>
 #include <dmakit/ipc_server.h>
@@ -18,6 +20,19 @@
 
 #include "../core/error_priv.h"
 #include "backend_priv.h"
+#include "sim_priv.h"
+
+/* A transfer the device holds (dmk_ipc_backend_sim_hold) or has finished
+ * for dmki_ipc_sim_reap(). */
+struct sim_held {
+	struct sim_held *next;
+	int to_mem;
+	uint64_t lba;
+	void *va;
+	size_t len;
+	void *cookie;
+	int rc;
+};
 
 struct sim_backend {
 	struct dmk_ipc_backend be;
@@ -25,6 +40,12 @@ struct sim_backend {
 	struct dmk_dma *dma;
 	uint8_t *disk;
 	size_t size;
+	pthread_mutex_t qlock;	/* the lists and counts below */
+	unsigned hold;		/* transfers still to hold */
+	unsigned nheld;
+	struct sim_held *held, **held_tail;
+	struct sim_held *done, **done_tail;
+	int efd;		/* signalled when transfers are done */
 };
 
 static const struct dmki_ipc_backend_ops sim_ops;
@@ -81,6 +102,131 @@ static int sim_write(struct dmk_ipc_backend *be, uint64_t lba, const void *va, s
 	return sim_xfer(be, lba, (void *)(uintptr_t)va, len, 0);
 }
 
+bool dmki_ipc_is_sim(struct dmk_ipc_backend *be)
+{
+	return be && be->ops == &sim_ops;
+}
+
+int dmki_ipc_sim_efd(struct dmk_ipc_backend *be)
+{
+	return ((struct sim_backend *)be)->efd;
+}
+
+static void sim_done(struct sim_backend *s, struct sim_held *h)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&s->qlock);
+	h->next = NULL;
+	*s->done_tail = h;
+	s->done_tail = &h->next;
+	pthread_mutex_unlock(&s->qlock);
+	if (write(s->efd, &one, sizeof(one)) < 0) {
+		/* the counter is full: the daemon looks anyway */
+	}
+}
+
+int dmki_ipc_sim_start(struct dmk_ipc_backend *be, int to_mem, uint64_t lba, void *va, size_t len,
+		       void *cookie)
+{
+	struct sim_backend *s = (struct sim_backend *)be;
+	struct sim_held *h;
+
+	pthread_mutex_lock(&s->qlock);
+	if (!s->hold) {
+		pthread_mutex_unlock(&s->qlock);
+		return sim_xfer(be, lba, va, len, to_mem);
+	}
+	h = calloc(1, sizeof(*h));
+	if (!h) {
+		pthread_mutex_unlock(&s->qlock);
+		return dmki_fail(-ENOMEM, "sim disk: out of memory for a held transfer");
+	}
+	s->hold--;
+	h->to_mem = to_mem;
+	h->lba = lba;
+	h->va = va;
+	h->len = len;
+	h->cookie = cookie;
+	*s->held_tail = h;
+	s->held_tail = &h->next;
+	s->nheld++;
+	pthread_mutex_unlock(&s->qlock);
+	return -EINPROGRESS;
+}
+
+size_t dmki_ipc_sim_reap(struct dmk_ipc_backend *be, void **cookies, int *rcs, size_t max)
+{
+	struct sim_backend *s = (struct sim_backend *)be;
+	size_t n = 0;
+
+	pthread_mutex_lock(&s->qlock);
+	while (n < max && s->done) {
+		struct sim_held *h = s->done;
+
+		s->done = h->next;
+		if (!s->done)
+			s->done_tail = &s->done;
+		cookies[n] = h->cookie;
+		rcs[n++] = h->rc;
+		free(h);
+	}
+	pthread_mutex_unlock(&s->qlock);
+	return n;
+}
+
+int dmk_ipc_backend_sim_hold(struct dmk_ipc_backend *be, unsigned n)
+{
+	struct sim_backend *s = (struct sim_backend *)be;
+
+	if (!dmki_ipc_is_sim(be))
+		return dmki_fail(-EINVAL, "dmk_ipc_backend_sim_hold: not a sim backend");
+	pthread_mutex_lock(&s->qlock);
+	s->hold = n;
+	pthread_mutex_unlock(&s->qlock);
+	return 0;
+}
+
+unsigned dmk_ipc_backend_sim_held(struct dmk_ipc_backend *be)
+{
+	struct sim_backend *s = (struct sim_backend *)be;
+	unsigned n;
+
+	if (!dmki_ipc_is_sim(be))
+		return 0;
+	pthread_mutex_lock(&s->qlock);
+	n = s->nheld;
+	pthread_mutex_unlock(&s->qlock);
+	return n;
+}
+
+int dmk_ipc_backend_sim_release(struct dmk_ipc_backend *be)
+{
+	struct sim_backend *s = (struct sim_backend *)be;
+	struct sim_held *list;
+	int n = 0;
+
+	if (!dmki_ipc_is_sim(be))
+		return dmki_fail(-EINVAL, "dmk_ipc_backend_sim_release: not a sim backend");
+	pthread_mutex_lock(&s->qlock);
+	list = s->held;
+	s->held = NULL;
+	s->held_tail = &s->held;
+	s->nheld = 0;
+	pthread_mutex_unlock(&s->qlock);
+	while (list) {
+		struct sim_held *h = list;
+
+		list = h->next;
+		/* The device moves the bytes now: into memory that must still
+		 * be registered (and mapped), or it faults. */
+		h->rc = sim_xfer(be, h->lba, h->va, h->len, h->to_mem);
+		sim_done(s, h);
+		n++;
+	}
+	return n;
+}
+
 static int sim_destroy(struct dmk_ipc_backend *be)
 {
 	struct sim_backend *s = (struct sim_backend *)be;
@@ -98,6 +244,15 @@ static int sim_destroy(struct dmk_ipc_backend *be)
 			s->dma = NULL;
 		return dmki_fail(rc, "the sim backend's space still holds registrations");
 	}
+	dmk_ipc_backend_sim_release(be);
+	while (s->done) {
+		struct sim_held *h = s->done;
+
+		s->done = h->next;
+		free(h);
+	}
+	close(s->efd);
+	pthread_mutex_destroy(&s->qlock);
 	pthread_mutex_destroy(&s->lock);
 	free(s->disk);
 	free(s);
@@ -144,7 +299,17 @@ int dmk_ipc_backend_sim_create(uint32_t lba_size, uint64_t nlba, struct dmk_ipc_
 		dmk_space_destroy(s->be.space);
 		goto fail;
 	}
+	s->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (s->efd < 0) {
+		rc = dmki_fail(-errno, "eventfd: %s", "sim disk");
+		dmk_dma_destroy(s->dma);
+		dmk_space_destroy(s->be.space);
+		goto fail;
+	}
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->qlock, NULL);
+	s->held_tail = &s->held;
+	s->done_tail = &s->done;
 	s->be.ops = &sim_ops;
 	s->be.lba_size = lba_size;
 	s->be.nlba = nlba;

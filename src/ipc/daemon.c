@@ -32,6 +32,7 @@
 
 #include "../core/error_priv.h"
 #include "backend_priv.h"
+#include "sim_priv.h"
 
 #define PAGE 4096u
 
@@ -44,6 +45,17 @@ struct srv_region {
 	size_t map_len;
 	struct dmk_region *reg;
 	uint64_t addr;		/* copy route: the client's address */
+	unsigned busy;		/* requests on the device using it */
+};
+
+/* A ring entry the device holds (in flight). Regions are named by handle:
+ * the table moves when it grows. */
+struct srv_req {
+	unsigned slot;		/* in srv->clients */
+	unsigned client_id;
+	uint64_t tag;
+	uint64_t handle;
+	uint64_t length;
 };
 
 /* A connection's shared-memory rings (RINGS). Only @hdr's indices, the
@@ -75,6 +87,8 @@ struct srv_client {
 	struct srv_region *regions;
 	size_t nregions;
 	struct srv_ring ring;
+	unsigned inflight;	/* ring entries on the device */
+	bool draining;		/* closed, its regions kept until inflight is 0 */
 };
 
 struct dmk_ipc_server {
@@ -194,20 +208,36 @@ static void ring_free(struct srv_ring *rg)
 	memset(rg, 0, sizeof(*rg));
 }
 
-static void client_close(struct dmk_ipc_server *srv, struct srv_client *c, const char *why)
+/* Nothing of this client is on the device: its memory may go. */
+static void client_release(struct dmk_ipc_server *srv, struct srv_client *c)
 {
-	slog(srv, "dmakitd: client %u (pid %d): disconnected (%s), %zu region(s) released", c->id,
-	     (int)c->pid, why, c->nregions);
-	/* Requests are served synchronously: nothing of this client is on the
-	 * device now, so its memory may go. */
 	for (size_t i = 0; i < c->nregions; i++)
 		region_release(srv, c, &c->regions[i]);
 	free(c->regions);
 	ring_free(&c->ring);
-	close(c->fd);
+	if (c->fd >= 0)
+		close(c->fd);
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
+}
+
+static void client_close(struct dmk_ipc_server *srv, struct srv_client *c, const char *why)
+{
 	STAT_ADD(srv, clients, (uint64_t)-1);
+	if (c->inflight) {
+		/* The device still moves bytes into and out of its regions: they
+		 * stay registered and mapped until it is done (drained). */
+		slog(srv, "dmakitd: client %u (pid %d): disconnected (%s), %u request(s) on the device: %zu region(s) kept until they complete",
+		     c->id, (int)c->pid, why, c->inflight, c->nregions);
+		ring_free(&c->ring);
+		close(c->fd);
+		c->fd = -1;
+		c->draining = true;
+		return;
+	}
+	slog(srv, "dmakitd: client %u (pid %d): disconnected (%s), %zu region(s) released", c->id,
+	     (int)c->pid, why, c->nregions);
+	client_release(srv, c);
 }
 
 /* Close a connection for a malformed or misplaced message, saying why. */
@@ -461,6 +491,14 @@ static void do_unregister(struct dmk_ipc_server *srv, struct srv_client *c,
 
 	if (!r)
 		return;
+	if (r->busy) {
+		char why[128];
+
+		snprintf(why, sizeof(why), "UNREGISTER: region %llu has %u request(s) on the device",
+			 (unsigned long long)r->handle, r->busy);
+		refuse(srv, c, m->seq, -EBUSY, why);
+		return;
+	}
 	region_release(srv, c, r);
 	*r = c->regions[--c->nregions];
 	memset(&ok, 0, sizeof(ok));
@@ -705,11 +743,107 @@ static int32_t ring_entry(struct dmk_ipc_server *srv, struct srv_client *c,
 		     (int)c->pid, (unsigned long long)e.tag, why);
 		return rc;
 	}
-	rc = io_exec(srv, c, r, e.op == DMK_IPC_READ, &io);
+	if (r->route != DMK_IPC_ROUTE_COPY && dmki_ipc_is_sim(srv->be)) {
+		/* The sim device may hold the transfer (in flight). */
+		struct srv_req *q = calloc(1, sizeof(*q));
+
+		if (!q)
+			return -ENOMEM;
+		q->slot = (unsigned)(c - srv->clients);
+		q->client_id = c->id;
+		q->tag = e.tag;
+		q->handle = r->handle;
+		q->length = io.length;
+		rc = dmki_ipc_sim_start(srv->be, e.op == DMK_IPC_READ, io.lba,
+					(uint8_t *)r->map + io.offset, (size_t)io.length, q);
+		if (rc == -EINPROGRESS) {
+			r->busy++;
+			c->inflight++;
+			return 1;
+		}
+		free(q);
+		pthread_mutex_lock(&srv->lock);
+		srv->stats.requests++;
+		if (rc == 0)
+			srv->stats.bytes += io.length;
+		pthread_mutex_unlock(&srv->lock);
+	} else {
+		rc = io_exec(srv, c, r, e.op == DMK_IPC_READ, &io);
+	}
 	if (rc)
 		slog(srv, "dmakitd: client %u (pid %d): ring entry (tag %llu): %s", c->id, (int)c->pid,
 		     (unsigned long long)e.tag, dmk_last_error());
 	return rc;
+}
+
+static void ring_post(struct srv_ring *rg, uint64_t tag, int32_t st)
+{
+	struct dmk_ipc_cqe *ce = &rg->cq[rg->cq_tail & (rg->entries - 1)];
+
+	ce->tag = tag;
+	ce->status = st;
+	ce->flags = 0;
+	rg->cq_tail++;
+	__atomic_store_n(&rg->hdr->cq_tail, rg->cq_tail, __ATOMIC_RELEASE);
+}
+
+static void ring_wake(struct srv_ring *rg)
+{
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&rg->hdr->cq_flags, __ATOMIC_RELAXED) & DMK_IPC_RING_NEED_WAKEUP) {
+		uint64_t one = 1;
+
+		if (write(rg->cq_efd, &one, sizeof(one)) < 0) {
+			/* the counter is full: the client is awake anyway */
+		}
+	}
+}
+
+/* Requests the device finished: their completions go to the ring of a
+ * client still there; a closed client's regions go with its last one. */
+static void device_reap(struct dmk_ipc_server *srv)
+{
+	void *cookies[32];
+	int rcs[32];
+	size_t n;
+	uint64_t v;
+
+	if (read(dmki_ipc_sim_efd(srv->be), &v, sizeof(v)) < 0) {
+		/* nothing signalled: look anyway */
+	}
+	while ((n = dmki_ipc_sim_reap(srv->be, cookies, rcs, 32)) > 0) {
+		for (size_t i = 0; i < n; i++) {
+			struct srv_req *q = cookies[i];
+			struct srv_client *c = &srv->clients[q->slot];
+			struct srv_region *r = find_region(c, q->handle);
+
+			pthread_mutex_lock(&srv->lock);
+			srv->stats.requests++;
+			if (rcs[i] == 0)
+				srv->stats.bytes += q->length;
+			pthread_mutex_unlock(&srv->lock);
+			if (r && r->busy)
+				r->busy--;
+			if (c->id == q->client_id && c->inflight)
+				c->inflight--;
+			if (rcs[i])
+				slog(srv, "dmakitd: client %u: ring entry (tag %llu) on the device: error %d",
+				     q->client_id, (unsigned long long)q->tag, rcs[i]);
+			if (c->id != q->client_id) {
+				/* cannot be: a slot is kept while it has requests */
+			} else if (c->draining) {
+				if (!c->inflight) {
+					slog(srv, "dmakitd: client %u (pid %d): drained, %zu region(s) released",
+					     c->id, (int)c->pid, c->nregions);
+					client_release(srv, c);
+				}
+			} else if (c->fd >= 0 && c->ring.hdr) {
+				ring_post(&c->ring, q->tag, rcs[i]);
+				ring_wake(&c->ring);
+			}
+			free(q);
+		}
+	}
 }
 
 /* Indices read once; false when the client wrote ones that cannot be. */
@@ -739,37 +873,27 @@ static unsigned ring_serve(struct dmk_ipc_server *srv, struct srv_client *c)
 		drop(srv, c, 0, -EPROTO, why);
 		return 0;
 	}
-	while (rg->sq_head != tail && rg->cq_tail - cq_head < rg->entries && done < rg->entries) {
-		struct dmk_ipc_cqe *ce = &rg->cq[rg->cq_tail & mask];
+	/* A completion slot for each entry taken, those on the device too. */
+	while (rg->sq_head != tail && rg->cq_tail - cq_head + c->inflight < rg->entries &&
+	       done < rg->entries) {
 		uint64_t tag = 0;
 		int32_t st = ring_entry(srv, c, &rg->sq[rg->sq_head & mask], &tag);
 
 		rg->sq_head++;
 		__atomic_store_n(&rg->hdr->sq_head, rg->sq_head, __ATOMIC_RELEASE);
-		ce->tag = tag;
-		ce->status = st;
-		ce->flags = 0;
-		rg->cq_tail++;
-		__atomic_store_n(&rg->hdr->cq_tail, rg->cq_tail, __ATOMIC_RELEASE);
+		if (st <= 0)
+			ring_post(rg, tag, st);
 		done++;
 	}
-	if (done) {
-		__atomic_thread_fence(__ATOMIC_SEQ_CST);
-		if (__atomic_load_n(&rg->hdr->cq_flags, __ATOMIC_RELAXED) & DMK_IPC_RING_NEED_WAKEUP) {
-			uint64_t one = 1;
-
-			if (write(rg->cq_efd, &one, sizeof(one)) < 0) {
-				/* the counter is full: the client is awake anyway */
-			}
-		}
-	}
+	if (done)
+		ring_wake(rg);
 	return done;
 }
 
 /* Going to sleep: ask for the doorbell, then look once more (the client
  * publishes, fences, reads the flag; here the flag is set, fenced, the
  * index read: one of the two sees the other). True when there is work. */
-static bool ring_arm(struct srv_ring *rg)
+static bool ring_arm(struct srv_ring *rg, unsigned inflight)
 {
 	uint32_t tail, cq_head;
 
@@ -777,7 +901,7 @@ static bool ring_arm(struct srv_ring *rg)
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (!ring_indices(rg, &tail, &cq_head))
 		return true; /* ring_serve() closes it */
-	return tail != rg->sq_head && rg->cq_tail - cq_head < rg->entries;
+	return tail != rg->sq_head && rg->cq_tail - cq_head + inflight < rg->entries;
 }
 
 static void serve_one(struct dmk_ipc_server *srv, struct srv_client *c)
@@ -853,7 +977,7 @@ static void accept_one(struct dmk_ipc_server *srv)
 	if (fd < 0)
 		return;
 	for (unsigned i = 0; i < srv->opts.max_clients; i++)
-		if (srv->clients[i].fd < 0) {
+		if (srv->clients[i].fd < 0 && !srv->clients[i].draining) {
 			c = &srv->clients[i];
 			break;
 		}
@@ -919,6 +1043,8 @@ int dmk_ipc_server_run(struct dmk_ipc_server *srv)
 			srv->pfd[n++] = (struct pollfd){ c->fd >= 0 && c->ring.hdr ? c->ring.req_efd : -1,
 							 POLLIN, 0 };
 		}
+		srv->pfd[n++] = (struct pollfd){ dmki_ipc_is_sim(srv->be) ? dmki_ipc_sim_efd(srv->be) : -1,
+						 POLLIN, 0 };
 		rc = poll(srv->pfd, n, timeout);
 		if (rc < 0) {
 			if (errno == EINTR)
@@ -959,6 +1085,8 @@ int dmk_ipc_server_run(struct dmk_ipc_server *srv)
 		}
 		if (srv->pfd[1].revents & POLLIN)
 			accept_one(srv);
+		if (srv->pfd[2 + 2 * nc].revents)
+			device_reap(srv);
 		for (unsigned i = 0; i < nc; i++) {
 			struct srv_client *c = &srv->clients[i];
 
@@ -978,7 +1106,7 @@ int dmk_ipc_server_run(struct dmk_ipc_server *srv)
 		for (unsigned i = 0; i < nc; i++) {
 			struct srv_client *c = &srv->clients[i];
 
-			if (c->fd >= 0 && c->ring.hdr && ring_arm(&c->ring))
+			if (c->fd >= 0 && c->ring.hdr && ring_arm(&c->ring, c->inflight))
 				timeout = 0;
 		}
 	}
@@ -1040,7 +1168,7 @@ int dmk_ipc_server_create(const char *path, struct dmk_ipc_backend *be,
 	pthread_mutex_init(&srv->lock, NULL);
 	snprintf(srv->path, sizeof(srv->path), "%s", path);
 	srv->clients = calloc(srv->opts.max_clients, sizeof(*srv->clients));
-	srv->pfd = calloc(2u * srv->opts.max_clients + 2u, sizeof(*srv->pfd));
+	srv->pfd = calloc(2u * srv->opts.max_clients + 3u, sizeof(*srv->pfd));
 	if (!srv->clients || !srv->pfd) {
 		rc = dmki_fail(-ENOMEM, "out of memory for %u clients", srv->opts.max_clients);
 		goto fail;
@@ -1113,6 +1241,17 @@ int dmk_ipc_server_destroy(struct dmk_ipc_server *srv)
 	for (unsigned i = 0; i < srv->opts.max_clients; i++)
 		if (srv->clients[i].fd >= 0)
 			client_close(srv, &srv->clients[i], "server destroyed");
+	/* Requests still on the device finish before the memory goes. */
+	if (dmki_ipc_is_sim(srv->be)) {
+		dmk_ipc_backend_sim_release(srv->be);
+		device_reap(srv);
+	}
+	for (unsigned i = 0; i < srv->opts.max_clients; i++)
+		if (srv->clients[i].draining) {
+			slog(srv, "dmakitd: client %u: %u request(s) never completed", srv->clients[i].id,
+			     srv->clients[i].inflight);
+			client_release(srv, &srv->clients[i]);
+		}
 	close(srv->lfd);
 	unlink(srv->path);
 	close(srv->stopfd);
