@@ -551,7 +551,8 @@ static void test_refusals(void **state)
 	stop(&f);
 }
 
-/* The lease route is refused, not pretended. */
+/* The lease route needs a VFIO container: a sim daemon refuses the window,
+ * not pretends it; a lease registration without a window is refused too. */
 static void test_routes_not_implemented(void **state)
 {
 	struct dmk_ipc_msg m;
@@ -572,7 +573,19 @@ static void test_routes_not_implemented(void **state)
 		assert_int_equal(dmk_ipc_recv(fd, &m, NULL), 0);
 		assert_int_equal(m.type, DMK_IPC_ERROR);
 		assert_int_equal(m.error.err, -ENOTSUP);
-		assert_non_null(strstr(m.error.reason, "not implemented"));
+		assert_non_null(strstr(m.error.reason, "not behind a VFIO container"));
+		m.type = DMK_IPC_REGISTER;
+		m.seq = 6;
+		m.reg.route = route;
+		m.reg.prot = DMK_PROT_RW;
+		m.reg.length = 4096;
+		m.reg.offset = 1u << 20;
+		m.reg.addr = 0x10000;
+		assert_int_equal(dmk_ipc_send(fd, &m, -1), 0);
+		assert_int_equal(dmk_ipc_recv(fd, &m, NULL), 0);
+		assert_int_equal(m.type, DMK_IPC_ERROR);
+		assert_int_equal(m.error.err, -EPERM);
+		assert_non_null(strstr(m.error.reason, "holds no lease"));
 	}
 	close(fd);
 	stop(&f);

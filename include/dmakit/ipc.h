@@ -115,9 +115,14 @@ enum dmk_ipc_type {
  * @DMK_IPC_ROUTE_POOL: the daemon allocates the buffer (a sealed memfd),
  *	maps and registers it, and sends its descriptor with the COMPLETION
  *	of the REGISTER; the client maps the same pages. Zero copy.
- * @DMK_IPC_ROUTE_LEASE: reserved for client memory the client maps itself
- *	into an IOVA window the daemon leases; not implemented (refused with
- *	-ENOTSUP).
+ * @DMK_IPC_ROUTE_LEASE: any memory of the client, which the client maps
+ *	itself into an IOVA window the daemon leases to it alone: a REGISTER
+ *	with @offset and @addr 0 asks for the window (@length bytes), and is
+ *	answered by a COMPLETION of route none, handle 0 and @bytes the
+ *	window's first IOVA, with the VFIO container's descriptor; each
+ *	REGISTER after it names a buffer the client mapped: @addr, @length
+ *	and, in @offset, the IOVA of its first byte. The daemon checks that
+ *	against the window and the other registrations. Zero copy.
  */
 enum dmk_ipc_route {
 	DMK_IPC_ROUTE_NONE = 0,
@@ -151,12 +156,12 @@ struct dmk_ipc_hello {
 /**
  * struct dmk_ipc_register - body of a REGISTER (32 bytes on the wire)
  * @route: %DMK_IPC_ROUTE_MEMFD, %DMK_IPC_ROUTE_COPY or
- *	%DMK_IPC_ROUTE_POOL (%DMK_IPC_ROUTE_LEASE decodes but is refused by
- *	the daemon).
+ *	%DMK_IPC_ROUTE_POOL or %DMK_IPC_ROUTE_LEASE.
  * @prot: DMK_PROT_READ and/or DMK_PROT_WRITE (<dmakit/region.h>): what
  *	the device may do to the buffer.
  * @offset: memfd route: where the buffer starts in the file, a multiple
- *	of 4096; copy and pool routes: 0.
+ *	of 4096; copy and pool routes: 0; lease route: the IOVA of the
+ *	buffer's first byte, or 0 to ask for the window.
  * @length: bytes of the buffer, 1 to 2^47.
  * @addr: the buffer's address in the client; nonzero for the copy route
  *	(the daemon copies from and to it), informational for the memfd

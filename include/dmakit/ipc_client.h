@@ -39,6 +39,7 @@ extern "C" {
 #endif
 
 struct dmk_ipc_client;
+struct dmk_ipc_lease;
 
 /**
  * dmk_ipc_client_connect() - connect to a daemon and say HELLO
@@ -149,6 +150,158 @@ int dmk_ipc_client_register_copy(struct dmk_ipc_client *c, void *va, uint64_t le
  */
 int dmk_ipc_client_alloc_pool(struct dmk_ipc_client *c, uint64_t length, unsigned prot,
 			      void **va, uint64_t *handle, unsigned *route);
+
+/**
+ * DOC: the lease route
+ *
+ * Arbitrary memory of the application (posix_memalign on the ordinary
+ * heap, the stack) reaches the device without a copy and without a file:
+ * the daemon leases the connection a window of device addresses (IOVAs) in
+ * its VFIO container and hands it the container's descriptor; the library
+ * maps the application's pages into the IOMMU itself
+ * (VFIO_IOMMU_MAP_DMA, which pins them and charges them to this process's
+ * RLIMIT_MEMLOCK unless it has CAP_IPC_LOCK) at IOVAs it picks inside the
+ * window, first fit, and tells the daemon (address, length, IOVA). The
+ * daemon checks that every registration lies inside the window and shares
+ * no page with another, and checks every READ and WRITE against both again
+ * before it hands the device iova + offset. When the connection closes,
+ * however it closes (kill -9 included), the daemon unmaps the whole window
+ * from the container and takes it back.
+ *
+ *	dmk_ipc_client_lease(c, 16 << 20, &l);
+ *	posix_memalign(&buf, 4096, len);
+ *	dmk_ipc_lease_register(l, buf, len, DMK_PROT_RW, &h, &route);
+ *	dmk_ipc_client_read(c, h, 0, len, lba);       the bytes are in buf
+ *	dmk_ipc_lease_unregister(l, h);
+ *	dmk_ipc_lease_close(l);                       before the connection
+ *	dmk_ipc_client_close(c);
+ *
+ * The container's descriptor lets the process map and unmap IOVAs of the
+ * whole container, not only of its window: the daemon's checks keep the
+ * device away from anything the connection was not leased, but the lease
+ * route is for applications trusted not to attack the container itself.
+ * Only a daemon whose device is behind a VFIO container offers it.
+ */
+
+/**
+ * dmk_ipc_client_lease() - lease an IOVA window and the container
+ * @c: the connection; one lease per connection.
+ * @size: bytes of IOVA space wished for, rounded up to 4 KiB; the sum of
+ *	the page-rounded buffers registered in it may not pass it.
+ * @out: receives the lease.
+ *
+ * Thread safety: not with other uses of @c.
+ *
+ * Return: 0; -EINVAL for a zero size or NULL arguments; the daemon's
+ * refusal: -ENOTSUP (no VFIO container behind its device), -EEXIST (the
+ * connection holds a lease), -ENOSPC (more than the connection's pinned
+ * bytes, or no free IOVA window that large below the device's reach);
+ * -EPROTO for an answer without the descriptor; -ECONNRESET.
+ */
+int dmk_ipc_client_lease(struct dmk_ipc_client *c, uint64_t size, struct dmk_ipc_lease **out);
+
+/**
+ * dmk_ipc_lease_window() - the window a lease holds
+ * @l: the lease.
+ * @base: receives its first IOVA (may be NULL).
+ * @size: receives its bytes (may be NULL).
+ *
+ * Thread safety: safe.
+ *
+ * Return: 0.
+ */
+int dmk_ipc_lease_window(const struct dmk_ipc_lease *l, uint64_t *base, uint64_t *size);
+
+/**
+ * dmk_ipc_lease_fd() - the VFIO container's descriptor the daemon sent
+ * @l: the lease.
+ *
+ * For an application that maps memory itself (VFIO_IOMMU_MAP_DMA inside
+ * the window) and then says so with dmk_ipc_lease_tell(). It stays owned
+ * by @l.
+ *
+ * Thread safety: safe.
+ *
+ * Return: the descriptor.
+ */
+int dmk_ipc_lease_fd(const struct dmk_ipc_lease *l);
+
+/**
+ * dmk_ipc_lease_register() - map a buffer into the lease (zero copy)
+ * @l: the lease.
+ * @va: any memory of the caller; the pages it touches are mapped.
+ * @length: its bytes.
+ * @prot: DMK_PROT_READ (the device reads it: disk writes),
+ *	DMK_PROT_WRITE (disk reads) or both.
+ * @handle: receives the region handle, for dmk_ipc_client_read() and
+ *	dmk_ipc_client_write().
+ * @route: receives the route granted (%DMK_IPC_ROUTE_LEASE).
+ *
+ * Maps the pages of [@va, @va + @length) with VFIO_IOMMU_MAP_DMA at the
+ * lowest free IOVA of the window and tells the daemon. The pages stay
+ * pinned until dmk_ipc_lease_unregister(), dmk_ipc_lease_close() or the
+ * end of the connection.
+ *
+ * Thread safety: not with other uses of @l or its connection.
+ *
+ * Return: 0; -EINVAL for bad arguments; -ENOSPC when the window has no
+ * room left; -ENOMEM when the pages cannot be pinned (RLIMIT_MEMLOCK);
+ * -EDQUOT when the container has no mappings left; the daemon's refusal
+ * (-ERANGE, -EEXIST, -ENOSPC for its limits); -ECONNRESET. On failure
+ * nothing stays mapped.
+ */
+int dmk_ipc_lease_register(struct dmk_ipc_lease *l, void *va, uint64_t length, unsigned prot,
+			   uint64_t *handle, unsigned *route);
+
+/**
+ * dmk_ipc_lease_tell() - tell the daemon of a mapping made by the caller
+ * @l: the lease.
+ * @va: the buffer's address (for the daemon's log).
+ * @length: its bytes.
+ * @prot: as dmk_ipc_lease_register().
+ * @iova: the device address of @va's first byte, mapped by the caller
+ *	with the container's descriptor (dmk_ipc_lease_fd()).
+ * @handle: receives the region handle.
+ * @route: receives the route granted (%DMK_IPC_ROUTE_LEASE).
+ *
+ * Nothing is checked here: the daemon refuses an @iova range outside the
+ * window (-ERANGE) or sharing a page with another registration of the
+ * lease (-EEXIST). The caller unmaps its mapping itself, after
+ * dmk_ipc_lease_unregister().
+ *
+ * Thread safety: not with other uses of @l or its connection.
+ *
+ * Return: 0; the daemon's refusal; -ECONNRESET; -ENOMEM.
+ */
+int dmk_ipc_lease_tell(struct dmk_ipc_lease *l, const void *va, uint64_t length, unsigned prot,
+		       uint64_t iova, uint64_t *handle, unsigned *route);
+
+/**
+ * dmk_ipc_lease_unregister() - give a lease registration back, unmap it
+ * @l: the lease.
+ * @handle: a handle of dmk_ipc_lease_register() or dmk_ipc_lease_tell().
+ *
+ * The daemon forgets the handle first, then the library unmaps what it
+ * mapped and its IOVAs are free again.
+ *
+ * Thread safety: not with other uses of @l or its connection.
+ *
+ * Return: 0; -ENOENT for a handle not of @l; the daemon's refusal; the
+ * errno of VFIO_IOMMU_UNMAP_DMA.
+ */
+int dmk_ipc_lease_unregister(struct dmk_ipc_lease *l, uint64_t handle);
+
+/**
+ * dmk_ipc_lease_close() - unregister and unmap everything, free a lease
+ * @l: the lease, or NULL. Call it before dmk_ipc_client_close() of its
+ *	connection; the window itself goes back to the daemon when the
+ *	connection closes.
+ *
+ * Thread safety: not with other uses of @l or its connection.
+ *
+ * Return: 0.
+ */
+int dmk_ipc_lease_close(struct dmk_ipc_lease *l);
 
 /**
  * dmk_ipc_client_unregister() - give a region back

@@ -12,7 +12,7 @@
  *	dmk_ipc_server_destroy(srv);
  *	dmk_ipc_backend_destroy(be);
  *
- * Three routes are served. The memfd route: the daemon maps the file
+ * Four routes are served. The memfd route: the daemon maps the file
  * descriptor the application sent, registers the mapping in the backend's
  * space and the device moves the bytes straight into the shared pages. The
  * pool route: the daemon allocates the memory (a memfd sealed against
@@ -20,9 +20,15 @@
  * which maps the same pages. The copy route, only when the application
  * asks for it: the daemon moves the bytes through a bounce buffer of its
  * own and copies them from and to the application with
- * process_vm_readv()/process_vm_writev(). The lease route (application
- * memory mapped by the application into an IOVA window the daemon leases)
- * is refused with -ENOTSUP.
+ * process_vm_readv()/process_vm_writev(). The lease route, when the
+ * backend's device is behind a VFIO container (NVMe; the sim backend
+ * refuses it with -ENOTSUP): the daemon reserves a window of IOVAs for the
+ * connection alone and sends it the container's descriptor; the
+ * application maps its own memory there and says where; the daemon checks
+ * every registration and every request against the window and hands the
+ * device the IOVAs. When the connection closes the whole window is
+ * unmapped from the container (VFIO_IOMMU_UNMAP_DMA removes mappings of
+ * any process) and given back.
  *
  * This version serves one request at a time on one thread. On the socket
  * a client has one request in flight (HELLO grants max_inflight = 1).

@@ -10,6 +10,7 @@
 #include <dmakit/nvme.h>
 
 #include "../core/error_priv.h"
+#include "../drivers/nvme/nvme_priv.h"
 #include "backend_priv.h"
 
 struct nvme_backend {
@@ -32,6 +33,14 @@ static int nvme_write(struct dmk_ipc_backend *be, uint64_t lba, const void *va, 
 	return dmk_nvme_write_buf(n->ctrl, n->queue, lba, va, len, 0);
 }
 
+static int nvme_io_dev(struct dmk_ipc_backend *be, bool write, uint64_t lba, uint64_t dev,
+		       uint64_t len)
+{
+	struct nvme_backend *n = (struct nvme_backend *)be;
+
+	return dmki_nvme_io_dev(n->ctrl, n->queue, write, lba, dev, len);
+}
+
 static int nvme_destroy(struct dmk_ipc_backend *be)
 {
 	free(be);
@@ -43,6 +52,7 @@ static const struct dmki_ipc_backend_ops nvme_ops = {
 	.read = nvme_read,
 	.write = nvme_write,
 	.destroy = nvme_destroy,
+	.io_dev = nvme_io_dev,
 };
 
 int dmk_ipc_backend_nvme_create(struct dmk_space *space, struct dmk_nvme *ctrl, unsigned queue,

@@ -7,6 +7,7 @@
 #ifndef DMK_IPC_BACKEND_PRIV_H
 #define DMK_IPC_BACKEND_PRIV_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,6 +20,11 @@ struct dmki_ipc_backend_ops {
 	/* @len bytes from @va (registered, DMK_PROT_READ) to block @lba */
 	int (*write)(struct dmk_ipc_backend *be, uint64_t lba, const void *va, size_t len);
 	int (*destroy)(struct dmk_ipc_backend *be);
+	/* The lease route: @len bytes between block @lba and device address
+	 * @dev, which the server checked lies in a client's lease; NULL when the
+	 * backend cannot address devices that way. */
+	int (*io_dev)(struct dmk_ipc_backend *be, bool write, uint64_t lba, uint64_t dev,
+		      uint64_t len);
 };
 
 struct dmk_ipc_backend {

@@ -21,6 +21,7 @@
 #include <dmakit/ipc_client.h>
 
 #include "../core/error_priv.h"
+#include "client_priv.h"
 
 struct dmk_ipc_client {
 	int fd;
@@ -560,4 +561,10 @@ int dmk_ipc_client_close(struct dmk_ipc_client *c)
 	close(c->fd);
 	free(c);
 	return 0;
+}
+
+int dmki_ipc_client_call(struct dmk_ipc_client *c, struct dmk_ipc_msg *m, int fd,
+			 struct dmk_ipc_msg *ans, int *rfd)
+{
+	return call_fd(c, m, fd, ans, rfd);
 }

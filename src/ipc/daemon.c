@@ -29,9 +29,11 @@
 #include <dmakit/ipc.h>
 #include <dmakit/ipc_server.h>
 #include <dmakit/region.h>
+#include <dmakit/vfio.h>
 
 #include "../core/error_priv.h"
 #include "backend_priv.h"
+#include "lease.h"
 #include "sim_priv.h"
 
 #define PAGE 4096u
@@ -89,6 +91,7 @@ struct srv_client {
 	struct srv_ring ring;
 	unsigned inflight;	/* ring entries on the device */
 	bool draining;		/* closed, its regions kept until inflight is 0 */
+	struct dmki_lease *lease;	/* the lease route's window, or NULL */
 };
 
 struct dmk_ipc_server {
@@ -208,11 +211,31 @@ static void ring_free(struct srv_ring *rg)
 	memset(rg, 0, sizeof(*rg));
 }
 
+/* The lease route: the client's window is unmapped from the container,
+ * whatever the client mapped there, and returned (lease.c). */
+static void lease_end(struct dmk_ipc_server *srv, struct srv_client *c)
+{
+	uint64_t unmapped = 0, base, size;
+
+	if (!c->lease)
+		return;
+	base = c->lease->base;
+	size = c->lease->size;
+	if (dmki_lease_close(c->lease, &unmapped))
+		slog(srv, "dmakitd: client %u: %s", c->id, dmk_last_error());
+	else
+		slog(srv, "dmakitd: client %u: lease [%#llx, +%llu) returned, %llu bytes unmapped",
+		     c->id, (unsigned long long)base, (unsigned long long)size,
+		     (unsigned long long)unmapped);
+	c->lease = NULL;
+}
+
 /* Nothing of this client is on the device: its memory may go. */
 static void client_release(struct dmk_ipc_server *srv, struct srv_client *c)
 {
 	for (size_t i = 0; i < c->nregions; i++)
 		region_release(srv, c, &c->regions[i]);
+	lease_end(srv, c);
 	free(c->regions);
 	ring_free(&c->ring);
 	if (c->fd >= 0)
@@ -356,6 +379,47 @@ static int pool_alloc(struct dmk_ipc_server *srv, struct srv_region *nr, int *po
 	return 0;
 }
 
+/* The lease route's first REGISTER (offset and address 0): a window of
+ * IOVAs for this client alone, and the container's descriptor with it. */
+static void lease_grant(struct dmk_ipc_server *srv, struct srv_client *c,
+			const struct dmk_ipc_msg *m)
+{
+	struct dmk_ipc_backend *be = srv->be;
+	char why[DMK_IPC_REASON_MAX + 1];
+	struct dmk_ipc_msg ok;
+	int rc;
+
+	if (c->lease) {
+		refuse(srv, c, m->seq, -EEXIST, "REGISTER by lease: the connection holds a lease already");
+		return;
+	}
+	if (!be->ops->io_dev || dmk_vfio_container_fd(be->space) < 0) {
+		refuse(srv, c, m->seq, -ENOTSUP,
+		       "REGISTER by lease: this daemon's device is not behind a VFIO container");
+		return;
+	}
+	if (m->reg.length > c->max_pinned) {
+		snprintf(why, sizeof(why), "REGISTER by lease: a window of %llu bytes is more than the connection's %llu pinned bytes",
+			 (unsigned long long)m->reg.length, (unsigned long long)c->max_pinned);
+		refuse(srv, c, m->seq, -ENOSPC, why);
+		return;
+	}
+	rc = dmki_lease_open(be->space, m->reg.length, &c->lease);
+	if (rc) {
+		snprintf(why, sizeof(why), "REGISTER by lease: %s", dmk_last_error());
+		refuse(srv, c, m->seq, rc, why);
+		return;
+	}
+	memset(&ok, 0, sizeof(ok));
+	ok.type = DMK_IPC_COMPLETION;
+	ok.seq = m->seq;
+	ok.comp.bytes = c->lease->base;
+	slog(srv, "dmakitd: client %u (pid %d): lease [%#llx, +%llu)", c->id, (int)c->pid,
+	     (unsigned long long)c->lease->base, (unsigned long long)c->lease->size);
+	if (dmk_ipc_send(c->fd, &ok, dmk_vfio_container_fd(be->space)) != 0)
+		c->unheard = true;	/* closed after this message; the window goes */
+}
+
 static void do_register(struct dmk_ipc_server *srv, struct srv_client *c,
 			const struct dmk_ipc_msg *m, int fd)
 {
@@ -366,10 +430,8 @@ static void do_register(struct dmk_ipc_server *srv, struct srv_client *c,
 	int pool_fd = -1;
 
 	memset(&nr, 0, sizeof(nr));
-	if (rq->route == DMK_IPC_ROUTE_LEASE) {
-		snprintf(why, sizeof(why), "REGISTER: the %s route is not implemented by this daemon",
-			 dmk_ipc_route_name(rq->route));
-		refuse(srv, c, m->seq, -ENOTSUP, why);
+	if (rq->route == DMK_IPC_ROUTE_LEASE && rq->offset == 0 && rq->addr == 0) {
+		lease_grant(srv, c, m);
 		goto out;
 	}
 	if (rq->route != DMK_IPC_ROUTE_MEMFD && fd >= 0) {
@@ -441,6 +503,19 @@ static void do_register(struct dmk_ipc_server *srv, struct srv_client *c,
 			refuse(srv, c, m->seq, rc, why);
 			goto out;
 		}
+	} else if (rq->route == DMK_IPC_ROUTE_LEASE) {
+		struct dmki_lease_reg lr = { new_handle(srv), rq->offset, rq->length, rq->addr,
+					     rq->prot };
+		char lwhy[160] = "the connection holds no lease";
+		int rc = c->lease ? dmki_lease_add(c->lease, &lr, lwhy, sizeof(lwhy)) : -EPERM;
+
+		if (rc) {
+			snprintf(why, sizeof(why), "REGISTER by lease: %s", lwhy);
+			refuse(srv, c, m->seq, rc, why);
+			goto out;
+		}
+		nr.addr = rq->offset;
+		nr.handle = lr.handle;
 	} else if (rq->route == DMK_IPC_ROUTE_POOL) {
 		int rc = pool_alloc(srv, &nr, &pool_fd);
 
@@ -461,11 +536,14 @@ static void do_register(struct dmk_ipc_server *srv, struct srv_client *c,
 		if (pool_fd >= 0)
 			close(pool_fd);
 		pool_fd = -1;
+		if (nr.handle)
+			dmki_lease_remove(c->lease, nr.handle);
 		refuse(srv, c, m->seq, -ENOMEM, "REGISTER: out of memory");
 		goto out;
 	}
 	c->regions = grown;
-	nr.handle = new_handle(srv);
+	if (!nr.handle)
+		nr.handle = new_handle(srv);
 	c->regions[c->nregions++] = nr;
 	c->pinned += nr.len;
 	STAT_ADD(srv, regions, 1);
@@ -500,6 +578,8 @@ static void do_unregister(struct dmk_ipc_server *srv, struct srv_client *c,
 		return;
 	}
 	region_release(srv, c, r);
+	if (r->route == DMK_IPC_ROUTE_LEASE)
+		dmki_lease_remove(c->lease, r->handle);
 	*r = c->regions[--c->nregions];
 	memset(&ok, 0, sizeof(ok));
 	ok.type = DMK_IPC_COMPLETION;
@@ -587,6 +667,18 @@ static int io_check(struct dmk_ipc_server *srv, struct srv_client *c, bool rd,
 			 (unsigned long long)r->handle, rd ? "write" : "read");
 		return -EACCES;
 	}
+	if (r->route == DMK_IPC_ROUTE_LEASE) {
+		/* The client's own mapping: the window and the record again. */
+		char lwhy[160] = "the connection holds no lease";
+		uint64_t dev;
+		int rc = c->lease ? dmki_lease_io(c->lease, r->handle, need, io->offset, io->length,
+						  &dev, lwhy, sizeof(lwhy)) : -EPERM;
+
+		if (rc) {
+			snprintf(why, wl, "%s: %s", what, lwhy);
+			return rc;
+		}
+	}
 	*out = r;
 	return 0;
 }
@@ -598,7 +690,15 @@ static int io_exec(struct dmk_ipc_server *srv, struct srv_client *c, const struc
 	struct dmk_ipc_backend *be = srv->be;
 	int rc;
 
-	if (r->route != DMK_IPC_ROUTE_COPY) {
+	if (r->route == DMK_IPC_ROUTE_LEASE) {
+		/* The device gets the IOVAs of the client's own mapping. */
+		char lwhy[160];
+		uint64_t dev = 0;
+
+		rc = dmki_lease_io(c->lease, r->handle, rd ? DMK_PROT_WRITE : DMK_PROT_READ,
+				   io->offset, io->length, &dev, lwhy, sizeof(lwhy));
+		rc = rc ? dmki_fail(rc, "%s", lwhy) : be->ops->io_dev(be, !rd, io->lba, dev, io->length);
+	} else if (r->route != DMK_IPC_ROUTE_COPY) {
 		/* memfd and pool: the device moves the bytes in the shared pages */
 		uint8_t *va = (uint8_t *)r->map + io->offset;
 

@@ -396,6 +396,59 @@ int dmk_vfio_container_fd(struct dmk_space *space)
 	return ((struct dmki_vfio *)space->priv)->fd;
 }
 
+int dmki_vfio_window_take(struct dmk_space *sp, uint64_t size, uint64_t *base)
+{
+	struct dmki_vfio *v = sp->priv;
+	unsigned reach;
+	int err;
+
+	if (!dmki_space_is_vfio(sp) || !size || (size & (DMK_HOST_PAGE - 1)))
+		return dmki_fail(-EINVAL, "an IOVA window of %llu bytes in a %s space",
+				 (unsigned long long)size, dmki_space_is_vfio(sp) ? "vfio" : "non-vfio");
+	pthread_mutex_lock(&v->lock);
+	reach = lowest_reach(v);
+	if (!v->attached)
+		err = dmki_fail(-ENODEV, "vfio space has no device yet");
+	else
+		err = dmki_iova_alloc(&v->free, size, DMK_HOST_PAGE, 0, reach_limit(reach), base);
+	if (err == -ENOSPC)
+		err = dmki_fail(-ENOSPC, "no free IOVA window of %llu bytes below 2^%u",
+				(unsigned long long)size, reach);
+	else if (err && err != -ENODEV)
+		err = dmki_fail(err, "IOVA window of %llu bytes: %s", (unsigned long long)size,
+				strerror(-err));
+	pthread_mutex_unlock(&v->lock);
+	return err;
+}
+
+int dmki_vfio_window_give(struct dmk_space *sp, uint64_t base, uint64_t size, uint64_t *unmapped)
+{
+	struct dmki_vfio *v = sp->priv;
+	struct vfio_iommu_type1_dma_unmap unmap = {
+		.argsz = sizeof(unmap),
+		.iova = base,
+		.size = size,
+	};
+	int err = 0;
+
+	pthread_mutex_lock(&v->lock);
+	/* Every mapping wholly inside the window goes, whoever made it. */
+	if (ioctl(v->fd, VFIO_IOMMU_UNMAP_DMA, &unmap)) {
+		err = -errno;
+		err = dmki_fail(err, "VFIO_IOMMU_UNMAP_DMA of the window [%#llx, +%llu): %s; "
+				"the window stays reserved", (unsigned long long)base,
+				(unsigned long long)size, strerror(-err));
+	} else {
+		if (unmapped)
+			*unmapped = unmap.size;
+		if (dmki_iova_free(&v->free, base, size))
+			err = dmki_fail(-EINVAL, "IOVA window [%#llx, +%llu) was not reserved",
+					(unsigned long long)base, (unsigned long long)size);
+	}
+	pthread_mutex_unlock(&v->lock);
+	return err;
+}
+
 /*
  * Try to put @r's IOVA right after the IOVA of the page before it, or
  * right before the IOVA of the page after it, when that page is registered

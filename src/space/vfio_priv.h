@@ -7,6 +7,7 @@
 #define DMK_VFIO_PRIV_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 struct dmk_space;
 
@@ -31,5 +32,23 @@ int dmki_vfio_group_attach(struct dmk_space *sp, int group, int *fd);
  * above the new limit; -ENOMEM; after dmki_fail().
  */
 int dmki_vfio_dev_reach(struct dmk_space *sp, const void *owner, unsigned bits);
+
+/*
+ * dmki_vfio_window_take() - reserve an IOVA window of @size bytes (page
+ * multiple) below the reach of every device, for another process to map
+ * into (the IPC lease route); the space's own registrations never land
+ * there. *@base receives its first IOVA. Return: 0; -EINVAL; -ENODEV (no
+ * device yet); -ENOSPC; -ENOMEM; after dmki_fail().
+ */
+int dmki_vfio_window_take(struct dmk_space *sp, uint64_t size, uint64_t *base);
+
+/*
+ * dmki_vfio_window_give() - unmap every mapping inside a window from the
+ * container (VFIO_IOMMU_UNMAP_DMA over the whole window) and give the IOVAs
+ * back. *@unmapped (may be NULL) receives the bytes the kernel unmapped.
+ * When the kernel refuses (a mapping straddles the window's edge) the
+ * window stays reserved. Return: 0 or a negative errno after dmki_fail().
+ */
+int dmki_vfio_window_give(struct dmk_space *sp, uint64_t base, uint64_t size, uint64_t *unmapped);
 
 #endif

@@ -174,6 +174,45 @@ static int build(struct dmk_nvme *c, struct dmki_nvme_queue *q, unsigned cid, ui
 	return 0;
 }
 
+/*
+ * Prepare the next command of a transfer on device addresses: at most @rem
+ * bytes from @iova + @off, which the caller vouches are mapped for the
+ * device (dmki_nvme_io_dev()). PRPs only; one device run.
+ */
+static int build_dev(struct dmk_nvme *c, struct dmki_nvme_queue *q, unsigned cid, uint8_t opc,
+		     uint64_t iova, uint64_t off, uint64_t rem, uint64_t lba, uint64_t *len)
+{
+	struct dmki_nvme_slot *s = &q->slots[cid];
+	uint64_t bs = c->info.lba_size, prp[2] = { 0, 0 };
+	struct dmk_seg seg = { iova + off, min_u64(rem, c->max_xfer) };
+	uint32_t cmd[16] = { 0 };
+	size_t used;
+	int err;
+
+	err = dmk_nvme_prp_write(&seg, 1, DMKI_NVME_PAGE, &s->list, 1, prp, &used);
+	if (err)
+		return err;
+	cmd[0] = opc;
+	cmd[1] = c->info.nsid;
+	cmd[6] = (uint32_t)prp[0];
+	cmd[7] = (uint32_t)(prp[0] >> 32);
+	cmd[8] = (uint32_t)prp[1];
+	cmd[9] = (uint32_t)(prp[1] >> 32);
+	cmd[10] = (uint32_t)lba;
+	cmd[11] = (uint32_t)(lba >> 32);
+	cmd[12] = (uint32_t)(seg.len / bs - 1);
+	q->stats.segments++;
+	q->stats.prp_commands++;
+	s->used = NULL;
+	s->opc = opc;
+	s->lba = lba;
+	s->nlb = (uint32_t)(seg.len / bs);
+	s->bytes = seg.len;
+	dmki_nvme_sq_put(q, cmd, cid);
+	*len = seg.len;
+	return 0;
+}
+
 /* A reaped command of this call: check its status, release its slot. */
 static void finish(struct dmki_nvme_queue *q, unsigned cid, int *err)
 {
@@ -255,19 +294,24 @@ static int check_io(const struct dmk_nvme *c, unsigned queue, uint8_t opc, uint6
 	return 0;
 }
 
+/* @mem, or (@mem NULL) @dev_len bytes at device address @dev. */
 static int io(struct dmk_nvme *c, unsigned queue, uint8_t opc, uint64_t lba,
-	      const struct dmk_mem *mem, unsigned flags)
+	      const struct dmk_mem *mem, unsigned flags, uint64_t dev, uint64_t dev_len)
 {
 	struct dmki_nvme_queue *q;
 	uint64_t total, bs, off = 0;
 	unsigned inflight = 0, ncmds = 0;
 	bool sgl = false;
-	int err;
+	int err = 0;
 
-	err = check_io(c, queue, opc, lba, mem, flags, &sgl);
-	if (err)
-		return err;
-	total = dmk_mem_length(mem);
+	if (mem) {
+		err = check_io(c, queue, opc, lba, mem, flags, &sgl);
+		if (err)
+			return err;
+		total = dmk_mem_length(mem);
+	} else {
+		total = dev_len;
+	}
 	bs = c->info.lba_size;
 	q = &c->io[queue];
 	pthread_mutex_lock(&q->lock);
@@ -282,7 +326,8 @@ static int io(struct dmk_nvme *c, unsigned queue, uint8_t opc, uint64_t lba,
 
 			if (cid < 0)
 				break;
-			r = build(c, q, (unsigned)cid, opc, sgl, mem, off, total - off, lba + off / bs, &len);
+			r = mem ? build(c, q, (unsigned)cid, opc, sgl, mem, off, total - off, lba + off / bs, &len)
+				: build_dev(c, q, (unsigned)cid, opc, dev, off, total - off, lba + off / bs, &len);
 			if (r) {
 				dmki_nvme_slot_put(q, (unsigned)cid);
 				err = r;
@@ -322,13 +367,13 @@ static int io(struct dmk_nvme *c, unsigned queue, uint8_t opc, uint64_t lba,
 int dmk_nvme_read(struct dmk_nvme *c, unsigned queue, uint64_t lba, const struct dmk_mem *mem,
 		  unsigned flags)
 {
-	return io(c, queue, DMKI_NVME_CMD_READ, lba, mem, flags);
+	return io(c, queue, DMKI_NVME_CMD_READ, lba, mem, flags, 0, 0);
 }
 
 int dmk_nvme_write(struct dmk_nvme *c, unsigned queue, uint64_t lba, const struct dmk_mem *mem,
 		   unsigned flags)
 {
-	return io(c, queue, DMKI_NVME_CMD_WRITE, lba, mem, flags);
+	return io(c, queue, DMKI_NVME_CMD_WRITE, lba, mem, flags, 0, 0);
 }
 
 /* A one-entry descriptor on the stack: no allocation per I/O. */
@@ -352,7 +397,24 @@ static int io_buf(struct dmk_nvme *c, unsigned queue, uint8_t opc, uint64_t lba,
 	if ((uintptr_t)buf + len < (uintptr_t)buf)
 		return dmki_fail(-EINVAL, "buffer %p + %zu wraps around the address space", buf, len);
 	one_buf(&m, &iov, opc, buf, len);
-	return io(c, queue, opc, lba, &m, flags);
+	return io(c, queue, opc, lba, &m, flags, 0, 0);
+}
+
+int dmki_nvme_io_dev(struct dmk_nvme *c, unsigned queue, bool write, uint64_t lba, uint64_t dev,
+		     uint64_t len)
+{
+	uint64_t bs;
+
+	if (!c || queue >= c->nio)
+		return dmki_fail(-EINVAL, "I/O queue %u does not exist", queue);
+	bs = c->info.lba_size;
+	if (!len || len % bs || (dev & 3) || dev + len < dev)
+		return dmki_fail(-EINVAL, "%" PRIu64 " bytes at device address %#" PRIx64 ": not whole %" PRIu64 "-byte blocks, dword-aligned",
+				 len, dev, bs);
+	if (lba >= c->info.nlba || len / bs > c->info.nlba - lba)
+		return dmki_fail(-ERANGE, "LBA %" PRIu64 "+%" PRIu64 " lies beyond namespace %u of %" PRIu64 " blocks",
+				 lba, len / bs, c->info.nsid, c->info.nlba);
+	return io(c, queue, write ? DMKI_NVME_CMD_WRITE : DMKI_NVME_CMD_READ, lba, NULL, 0, dev, len);
 }
 
 int dmk_nvme_read_buf(struct dmk_nvme *c, unsigned queue, uint64_t lba, void *buf, size_t len,

@@ -137,6 +137,12 @@ struct dmk_nvme {
 	bool enabled;
 };
 
+/* io.c: read (or @write) @len bytes, whole blocks, at device address @dev,
+ * which the caller has checked is mapped for the device (the IPC lease
+ * route); PRPs, no registration looked up. Errors as dmk_nvme_read(). */
+int dmki_nvme_io_dev(struct dmk_nvme *c, unsigned queue, bool write, uint64_t lba, uint64_t dev,
+		     uint64_t len);
+
 /* ctrl.c */
 uint32_t dmki_nvme_rd32(const struct dmk_nvme *c, unsigned off);
 void dmki_nvme_wr32(struct dmk_nvme *c, unsigned off, uint32_t v);

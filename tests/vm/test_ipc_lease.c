@@ -1,0 +1,389 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Guest test (testbed/run): the lease route of the driver daemon on the NVMe
+ * driver behind the emulated VT-d IOMMU. Applications in forked processes
+ * (one of them uid 65534) lease an IOVA window, receive the VFIO container's
+ * descriptor, map their own posix_memalign (and malloc) buffers into the
+ * IOMMU and have the controller read and write them with zero copy; the
+ * daemon refuses IOVAs outside the window; when the application leaves,
+ * normally or by SIGKILL in the middle of reads, the container is left with
+ * none of its mappings (dma_avail and the free IOVA space are back) and the
+ * same window can be leased again.
+ *
+ * What the applications write is stated in DMKCHECK lines, so the host
+ * checks the backing file. Environment: DMK_NVME_BDF (required).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <dmakit/error.h>
+#include <dmakit/ipc.h>
+#include <dmakit/ipc_client.h>
+#include <dmakit/ipc_server.h>
+#include <dmakit/nvme.h>
+#include <dmakit/pci.h>
+#include <dmakit/region.h>
+#include <dmakit/space.h>
+#include <dmakit/vfio.h>
+
+#include "vmcheck.h"
+
+#define KiB 1024u
+#define PAT_LEN 13
+#define LEN (256 * KiB)
+#define WINDOW (8192 * KiB)
+#define NOBODY 65534
+
+static const char *sock_path = "/tmp/dmakitd-lease.sock";
+static struct dmk_ipc_server *srv;
+static struct dmk_space *sp;
+static uint32_t bs;
+
+static void pattern(uint8_t pat[PAT_LEN], unsigned seed)
+{
+	for (unsigned i = 0; i < PAT_LEN; i++)
+		pat[i] = (uint8_t)(0x11 * (seed % 15 + 1) + i * 31 + seed / 15);
+}
+
+static void fill(uint8_t *p, size_t n, unsigned seed)
+{
+	uint8_t pat[PAT_LEN];
+
+	pattern(pat, seed);
+	for (size_t i = 0; i < n; i++)
+		p[i] = pat[i % PAT_LEN];
+}
+
+static long differs(const uint8_t *p, size_t n, unsigned seed)
+{
+	uint8_t pat[PAT_LEN];
+
+	pattern(pat, seed);
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != pat[i % PAT_LEN])
+			return (long)i;
+	return -1;
+}
+
+static void dmkcheck(uint64_t lba, size_t len, unsigned seed)
+{
+	uint8_t pat[PAT_LEN];
+
+	pattern(pat, seed);
+	printf("DMKCHECK offset=%" PRIu64 " len=%zu pattern=", lba * bs, len);
+	for (int i = 0; i < PAT_LEN; i++)
+		printf("%02x", pat[i]);
+	printf("\n");
+}
+
+static void *serve(void *arg)
+{
+	(void)arg;
+	return (void *)(intptr_t)dmk_ipc_server_run(srv);
+}
+
+static int outfd = -1;	/* the child reports its window's base here */
+
+/*
+ * An application: lease a window, write pattern @seed from a posix_memalign
+ * buffer to @lba and read it back into the same buffer, cleared; then the
+ * same with a malloc'd buffer that starts 512 bytes into a page, at
+ * @lba + LEN / bs. Exit status: 0, or the step that failed.
+ */
+static int app(int nobody, uint64_t lba, unsigned seed)
+{
+	struct dmk_ipc_client *c;
+	struct dmk_ipc_lease *l;
+	uint64_t h, h2, base = 0;
+	unsigned route, granted = 0;
+	uint8_t *buf, *raw, *odd;
+
+	if (nobody && (setgid(NOBODY) || setuid(NOBODY) || getuid() != NOBODY))
+		return 10;
+	if (dmk_ipc_client_connect(sock_path, NULL, &c))
+		return 11;
+	if (dmk_ipc_client_lease(c, WINDOW, &l))
+		return 12;
+	dmk_ipc_lease_window(l, &base, NULL);
+	if (outfd >= 0 && write(outfd, &base, sizeof(base)) != sizeof(base))
+		return 13;
+	if (posix_memalign((void **)&buf, 4096, LEN))
+		return 14;
+	if (dmk_ipc_lease_register(l, buf, LEN, DMK_PROT_RW, &h, &route) ||
+	    route != DMK_IPC_ROUTE_LEASE)
+		return 15;
+	fill(buf, LEN, seed);
+	if (dmk_ipc_client_write(c, h, 0, LEN, lba))
+		return 16;
+	memset(buf, 0, LEN);
+	if (dmk_ipc_client_read(c, h, 0, LEN, lba))
+		return 17;
+	if (differs(buf, LEN, seed) >= 0)
+		return 18;
+	/* The same through the shared-memory rings: a lease handle there too. */
+	if (dmk_ipc_client_rings(c, 8, &granted) || !granted)
+		return 25;
+	memset(buf, 0, LEN);
+	if (dmk_ipc_client_ring_read(c, h, 0, LEN, lba))
+		return 26;
+	if (differs(buf, LEN, seed) >= 0)
+		return 27;
+	raw = malloc(LEN + 8192);
+	if (!raw)
+		return 19;
+	odd = (uint8_t *)(((uintptr_t)raw + 4095) & ~(uintptr_t)4095) + 512;
+	if (dmk_ipc_lease_register(l, odd, LEN, DMK_PROT_RW, &h2, &route) ||
+	    route != DMK_IPC_ROUTE_LEASE)
+		return 20;
+	fill(odd, LEN, seed + 1);
+	if (dmk_ipc_client_ring_write(c, h2, 0, LEN, lba + LEN / bs))
+		return 21;
+	memset(odd, 0, LEN);
+	if (dmk_ipc_client_read(c, h2, 0, LEN, lba + LEN / bs))
+		return 22;
+	if (differs(odd, LEN, seed + 1) >= 0)
+		return 23;
+	if (dmk_ipc_lease_unregister(l, h2))
+		return 24;
+	free(raw);
+	/* buf stays registered: the daemon's end of the lease unmaps it */
+	dmk_ipc_client_close(c);
+	return 0;
+}
+
+static int run_child(int nobody, uint64_t lba, unsigned seed, uint64_t *base)
+{
+	int p[2], st;
+	pid_t pid;
+
+	if (pipe(p))
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		int rc;
+
+		close(p[0]);
+		outfd = p[1];
+		rc = app(nobody, lba, seed);
+		if (rc)
+			fprintf(stderr, "app: step %d: %s\n", rc, dmk_last_error());
+		_exit(rc);
+	}
+	close(p[1]);
+	if (read(p[0], base, sizeof(*base)) != sizeof(*base))
+		*base = 0;
+	close(p[0]);
+	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
+		return -1;
+	return WEXITSTATUS(st);
+}
+
+static struct dmk_ipc_server_stats stats(void)
+{
+	struct dmk_ipc_server_stats s;
+
+	dmk_ipc_server_stats(srv, &s);
+	return s;
+}
+
+static void wait_idle(void)
+{
+	for (int i = 0; i < 500 && stats().clients; i++)
+		usleep(10000);
+}
+
+static struct dmk_vfio_info vinfo(void)
+{
+	struct dmk_vfio_info vi;
+
+	memset(&vi, 0, sizeof(vi));
+	dmk_vfio_info(sp, &vi);
+	return vi;
+}
+
+/* No mapping of an application left: the kernel's count of mappings left,
+ * the daemon's own, and the free IOVA space are what they were before. */
+static void check_clean(const char *name, const struct dmk_vfio_info *before)
+{
+	struct dmk_vfio_info vi;
+
+	wait_idle();
+	vi = vinfo();
+	result(stats().clients == 0 && stats().regions == 0 && vi.dma_avail == before->dma_avail &&
+	       vi.mappings == before->mappings && vi.free_below_reach == before->free_below_reach,
+	       name, "%" PRIu64 " clients, %" PRIu64 " regions; dma_avail %u (was %u), mappings %" PRIu64 " (was %" PRIu64 "), free IOVA %" PRIu64 " (was %" PRIu64 ")",
+	       stats().clients, stats().regions, vi.dma_avail, before->dma_avail, vi.mappings,
+	       before->mappings, vi.free_below_reach, before->free_below_reach);
+}
+
+static void test_rw(uint64_t lba, const struct dmk_vfio_info *clean)
+{
+	struct dmk_ipc_server_stats s0 = stats();
+	uint64_t base1 = 0, base2 = 0;
+	int rc;
+
+	rc = run_child(0, lba, 61, &base1);
+	result(rc == 0 && stats().copied == s0.copied, "ipc-lease-rw-root",
+	       "application failed at step %d, %" PRIu64 " bytes copied", rc,
+	       stats().copied - s0.copied);
+	if (rc == 0) {
+		dmkcheck(lba, LEN, 61);
+		dmkcheck(lba + LEN / bs, LEN, 62);
+	}
+	check_clean("ipc-lease-nothing-left", clean);
+	rc = run_child(1, lba + 2048, 63, &base2);
+	result(rc == 0 && stats().copied == s0.copied, "ipc-lease-rw-nobody",
+	       "application (uid %d) failed at step %d", NOBODY, rc);
+	if (rc == 0) {
+		dmkcheck(lba + 2048, LEN, 63);
+		dmkcheck(lba + 2048 + LEN / bs, LEN, 64);
+	}
+	result(base1 && base1 == base2, "ipc-lease-window-again",
+	       "first window at %#" PRIx64 ", the next at %#" PRIx64, base1, base2);
+	check_clean("ipc-lease-nothing-left-nobody", clean);
+}
+
+/* IOVAs outside the window, pages shared, bytes past a registration. */
+static void test_hostile(void)
+{
+	struct dmk_ipc_client *c;
+	struct dmk_ipc_lease *l;
+	struct dmk_ipc_server_stats s0 = stats();
+	uint64_t base, size, h, hx;
+	unsigned route;
+	uint8_t *buf;
+	int out_hi, out_lo, shared, past, io_ok, second;
+
+	if (dmk_ipc_client_connect(sock_path, NULL, &c) || dmk_ipc_client_lease(c, WINDOW, &l) ||
+	    posix_memalign((void **)&buf, 4096, LEN) ||
+	    dmk_ipc_lease_register(l, buf, LEN, DMK_PROT_RW, &h, &route)) {
+		result(false, "ipc-lease-outside-window", "set-up");
+		return;
+	}
+	dmk_ipc_lease_window(l, &base, &size);
+	out_hi = dmk_ipc_lease_tell(l, buf, 4096, DMK_PROT_RW, base + size, &hx, &route);
+	out_lo = dmk_ipc_lease_tell(l, buf, 4096, DMK_PROT_RW, base - 4096, &hx, &route);
+	result(out_hi == -ERANGE && out_lo == -ERANGE && stats().refused >= s0.refused + 2,
+	       "ipc-lease-outside-window", "IOVA past the window -> %d, before it -> %d", out_hi,
+	       out_lo);
+	shared = dmk_ipc_lease_tell(l, buf, 4096, DMK_PROT_RW, base + 4096, &hx, &route);
+	result(shared == -EEXIST, "ipc-lease-shared-page", "IOVA of another registration -> %d",
+	       shared);
+	past = dmk_ipc_client_read(c, h, LEN - 512, 1024, 0);
+	io_ok = dmk_ipc_client_read(c, h, 0, 4096, 0);
+	result(past == -EINVAL && io_ok == 0, "ipc-lease-past-registration",
+	       "read past the registration -> %d, inside -> %d", past, io_ok);
+	second = dmk_ipc_client_lease(c, WINDOW, &l) == -EEXIST;
+	result(second, "ipc-lease-one-per-connection", "a second lease was not refused");
+	dmk_ipc_lease_close(l);
+	dmk_ipc_client_close(c);
+	free(buf);
+}
+
+/* An application killed while the controller reads into its lease. */
+static void test_sigkill(uint64_t lba, const struct dmk_vfio_info *clean)
+{
+	int pipefd[2], st, rc;
+	uint64_t base = 0;
+	pid_t pid;
+	char ch;
+
+	if (pipe(pipefd)) {
+		result(false, "ipc-lease-sigkill", "pipe");
+		return;
+	}
+	pid = fork();
+	if (pid == 0) {
+		struct dmk_ipc_client *cl;
+		struct dmk_ipc_lease *l;
+		uint64_t h;
+		unsigned route;
+		uint8_t *buf;
+
+		close(pipefd[0]);
+		if (dmk_ipc_client_connect(sock_path, NULL, &cl) ||
+		    dmk_ipc_client_lease(cl, WINDOW, &l) ||
+		    posix_memalign((void **)&buf, 4096, 4096 * KiB) ||
+		    dmk_ipc_lease_register(l, buf, 4096 * KiB, DMK_PROT_RW, &h, &route))
+			_exit(1);
+		if (write(pipefd[1], "r", 1) != 1)
+			_exit(2);
+		for (;;)
+			dmk_ipc_client_read(cl, h, 0, 4096 * KiB, lba);
+	}
+	close(pipefd[1]);
+	rc = (int)read(pipefd[0], &ch, 1);
+	close(pipefd[0]);
+	usleep(20000);
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	result(rc == 1 && WIFSIGNALED(st), "ipc-lease-sigkill", "ready %d, status %#x", rc, st);
+	check_clean("ipc-lease-sigkill-nothing-left", clean);
+	rc = run_child(0, lba, 65, &base);
+	result(rc == 0, "ipc-lease-serves-after-sigkill", "application failed at step %d", rc);
+	if (rc == 0) {
+		dmkcheck(lba, LEN, 65);
+		dmkcheck(lba + LEN / bs, LEN, 66);
+	}
+	check_clean("ipc-lease-nothing-left-at-end", clean);
+}
+
+int main(void)
+{
+	const char *bdf = getenv("DMK_NVME_BDF");
+	struct dmk_ipc_server_opts so;
+	struct dmk_ipc_backend *be;
+	struct dmk_nvme_info info;
+	struct dmk_vfio_info clean;
+	struct dmk_pci *pci;
+	struct dmk_nvme *ctrl;
+	pthread_t t;
+	uint64_t base;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	signal(SIGPIPE, SIG_IGN);
+	if (!bdf) {
+		printf("FAIL setup: DMK_NVME_BDF is not set\n");
+		return 2;
+	}
+	SETUP(dmk_space_vfio_create(&sp), "setup");
+	SETUP(dmk_pci_open(sp, bdf, &pci), "setup");
+	SETUP(dmk_nvme_open(sp, pci, NULL, &ctrl), "setup");
+	dmk_nvme_info(ctrl, &info);
+	bs = info.lba_size;
+	/* Blocks at 5/8 of the namespace: the other guest tests write elsewhere. */
+	base = info.nlba / 8 * 5;
+	SETUP(info.nlba < 16384 ? -ENOSPC : 0, "setup");
+	SETUP(dmk_ipc_backend_nvme_create(sp, ctrl, 0, &be), "setup");
+	mkdir("/tmp", 01777);
+	dmk_ipc_server_opts_init(&so);
+	so.socket_mode = 0666;
+	SETUP(dmk_ipc_server_create(sock_path, be, &so, &srv), "setup");
+	clean = vinfo();
+	SETUP(pthread_create(&t, NULL, serve, NULL), "setup");
+
+	test_rw(base, &clean);
+	test_hostile();
+	check_clean("ipc-lease-nothing-left-hostile", &clean);
+	test_sigkill(base + 4096, &clean);
+
+	dmk_ipc_server_stop(srv);
+	pthread_join(t, NULL);
+	dmk_ipc_server_destroy(srv);
+	dmk_ipc_backend_destroy(be);
+	dmk_nvme_close(ctrl);
+	dmk_pci_close(pci);
+	dmk_space_destroy(sp);
+	return failures ? 1 : 0;
+}
