@@ -177,10 +177,14 @@ int dmk_ipc_client_alloc_pool(struct dmk_ipc_client *c, uint64_t length, unsigne
  *	dmk_ipc_client_close(c);
  *
  * The container's descriptor lets the process map and unmap IOVAs of the
- * whole container, not only of its window: the daemon's checks keep the
- * device away from anything the connection was not leased, but the lease
- * route is for applications trusted not to attack the container itself.
- * Only a daemon whose device is behind a VFIO container offers it.
+ * whole container, not only of its window, and VFIO type1 unmaps a mapping
+ * whoever made it (seen on Linux 6.1: a client unmapped the daemon's own
+ * mapping): a hostile holder could unmap another's IOVAs and map its own
+ * pages there. The daemon's checks keep the device away from anything the
+ * connection was not leased, but cannot stop that; so the daemon grants a
+ * lease only to clients that could control it anyway: root and its own
+ * uid. Other users get -EPERM and use the memfd or pool route (zero copy
+ * too). Only a daemon whose device is behind a VFIO container offers it.
  */
 
 /**
@@ -193,7 +197,8 @@ int dmk_ipc_client_alloc_pool(struct dmk_ipc_client *c, uint64_t length, unsigne
  * Thread safety: not with other uses of @c.
  *
  * Return: 0; -EINVAL for a zero size or NULL arguments; the daemon's
- * refusal: -ENOTSUP (no VFIO container behind its device), -EEXIST (the
+ * refusal: -ENOTSUP (no VFIO container behind its device), -EPERM (the
+ * caller is neither root nor of the daemon's uid), -EEXIST (the
  * connection holds a lease), -ENOSPC (more than the connection's pinned
  * bytes, or no free IOVA window that large below the device's reach);
  * -EPROTO for an answer without the descriptor; -ECONNRESET.

@@ -28,7 +28,9 @@
  * every registration and every request against the window and hands the
  * device the IOVAs. When the connection closes the whole window is
  * unmapped from the container (VFIO_IOMMU_UNMAP_DMA removes mappings of
- * any process) and given back.
+ * any process) and given back. Because the descriptor can unmap any
+ * mapping of the container, whoever made it, a lease is granted only to
+ * root and to clients of the daemon's own uid (-EPERM otherwise).
  *
  * This version serves one request at a time on one thread. On the socket
  * a client has one request in flight (HELLO grants max_inflight = 1).

@@ -398,6 +398,15 @@ static void lease_grant(struct dmk_ipc_server *srv, struct srv_client *c,
 		       "REGISTER by lease: this daemon's device is not behind a VFIO container");
 		return;
 	}
+	if (c->uid != 0 && c->uid != geteuid()) {
+		/* The descriptor lets its holder unmap any mapping of the container
+		 * (type1 does not check who made it): only for clients that could
+		 * control this process anyway. */
+		snprintf(why, sizeof(why), "REGISTER by lease: the container's descriptor can unmap anyone's memory; granted to uid 0 and %u only (use the memfd or pool route)",
+			 (unsigned)geteuid());
+		refuse(srv, c, m->seq, -EPERM, why);
+		return;
+	}
 	if (m->reg.length > c->max_pinned) {
 		snprintf(why, sizeof(why), "REGISTER by lease: a window of %llu bytes is more than the connection's %llu pinned bytes",
 			 (unsigned long long)m->reg.length, (unsigned long long)c->max_pinned);

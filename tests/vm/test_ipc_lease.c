@@ -2,7 +2,7 @@
 /*
  * Guest test (testbed/run): the lease route of the driver daemon on the NVMe
  * driver behind the emulated VT-d IOMMU. Applications in forked processes
- * (one of them uid 65534) lease an IOVA window, receive the VFIO container's
+ * (root; uid 65534 is refused a lease) lease an IOVA window, receive the VFIO container's
  * descriptor, map their own posix_memalign (and malloc) buffers into the
  * IOMMU and have the controller read and write them with zero copy; the
  * daemon refuses IOVAs outside the window; when the application leaves,
@@ -111,6 +111,13 @@ static int app(int nobody, uint64_t lba, unsigned seed)
 		return 10;
 	if (dmk_ipc_client_connect(sock_path, NULL, &c))
 		return 11;
+	if (nobody) {
+		/* The container's descriptor is not for other users. */
+		if (dmk_ipc_client_lease(c, WINDOW, &l) != -EPERM)
+			return 28;
+		dmk_ipc_client_close(c);
+		return 0;
+	}
 	if (dmk_ipc_client_lease(c, WINDOW, &l))
 		return 12;
 	dmk_ipc_lease_window(l, &base, NULL);
@@ -243,15 +250,19 @@ static void test_rw(uint64_t lba, const struct dmk_vfio_info *clean)
 	}
 	check_clean("ipc-lease-nothing-left", clean);
 	rc = run_child(1, lba + 2048, 63, &base2);
-	result(rc == 0 && stats().copied == s0.copied, "ipc-lease-rw-nobody",
-	       "application (uid %d) failed at step %d", NOBODY, rc);
+	result(rc == 0, "ipc-lease-nobody-refused", "application (uid %d) failed at step %d",
+	       NOBODY, rc);
+	check_clean("ipc-lease-nothing-left-nobody", clean);
+	rc = run_child(0, lba + 2048, 63, &base2);
+	result(rc == 0 && stats().copied == s0.copied, "ipc-lease-rw-again",
+	       "application failed at step %d", rc);
 	if (rc == 0) {
 		dmkcheck(lba + 2048, LEN, 63);
 		dmkcheck(lba + 2048 + LEN / bs, LEN, 64);
 	}
 	result(base1 && base1 == base2, "ipc-lease-window-again",
 	       "first window at %#" PRIx64 ", the next at %#" PRIx64, base1, base2);
-	check_clean("ipc-lease-nothing-left-nobody", clean);
+	check_clean("ipc-lease-nothing-left-again", clean);
 }
 
 /* IOVAs outside the window, pages shared, bytes past a registration. */
