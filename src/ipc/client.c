@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -473,10 +474,17 @@ int dmk_ipc_client_reap(struct dmk_ipc_client *c, struct dmk_ipc_cqe *out, unsig
 	for (unsigned spins = 0; n < min; spins++) {
 		int rc;
 
-		/* A short look before sleeping: a daemon polling its rings
-		 * answers sooner than a wakeup would. */
-		if (spins < 64 || (spins & 63) || (t0 ? mono_ns() - t0 : (t0 = mono_ns(), 0)) < 20000) {
+		/* A short look before sleeping while the daemon is awake (it
+		 * answers sooner than a wakeup would); none when it sleeps,
+		 * whose answer comes after a wakeup anyway and may want this
+		 * CPU. */
+		if (!(__atomic_load_n(&c->hdr->sq_flags, __ATOMIC_RELAXED) & DMK_IPC_RING_NEED_WAKEUP) &&
+		    (spins < 64 || (spins & 63) ||
+		     (t0 ? mono_ns() - t0 : (t0 = mono_ns(), 0)) < 20000)) {
 			n += reap_some(c, out + n, max - n);
+			/* On a CPU shared with the daemon, let it run. */
+			if ((spins & 15) == 15)
+				sched_yield();
 			continue;
 		}
 		__atomic_store_n(&c->hdr->cq_flags, DMK_IPC_RING_NEED_WAKEUP, __ATOMIC_RELAXED);

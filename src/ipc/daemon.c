@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -246,7 +247,6 @@ static void client_release(struct dmk_ipc_server *srv, struct srv_client *c)
 
 static void client_close(struct dmk_ipc_server *srv, struct srv_client *c, const char *why)
 {
-	STAT_ADD(srv, clients, (uint64_t)-1);
 	if (c->inflight) {
 		/* The device still moves bytes into and out of its regions: they
 		 * stay registered and mapped until it is done (drained). */
@@ -256,11 +256,14 @@ static void client_close(struct dmk_ipc_server *srv, struct srv_client *c, const
 		close(c->fd);
 		c->fd = -1;
 		c->draining = true;
+		STAT_ADD(srv, clients, (uint64_t)-1);
 		return;
 	}
 	slog(srv, "dmakitd: client %u (pid %d): disconnected (%s), %zu region(s) released", c->id,
 	     (int)c->pid, why, c->nregions);
 	client_release(srv, c);
+	/* counted gone once its regions are (tests wait on it) */
+	STAT_ADD(srv, clients, (uint64_t)-1);
 }
 
 /* Close a connection for a malformed or misplaced message, saying why. */
@@ -1135,13 +1138,17 @@ int dmk_ipc_server_run(struct dmk_ipc_server *srv)
 	unsigned nc = srv->opts.max_clients;
 	uint64_t spin_ns = (uint64_t)srv->opts.ring_poll_us * 1000u, last = 0;
 	int timeout = -1;
-	bool armed = false;
+	bool armed = false, spinning = false;
+	unsigned spins = 0;
 
 	for (;;) {
 		nfds_t n = 0;
 		unsigned work = 0;
 		int rc;
 
+		/* Polling the rings: the sockets and doorbells every 64th turn. */
+		if (spinning && (++spins & 63))
+			goto rings;
 		srv->pfd[n++] = (struct pollfd){ srv->stopfd, POLLIN, 0 };
 		srv->pfd[n++] = (struct pollfd){ srv->lfd, POLLIN, 0 };
 		for (unsigned i = 0; i < nc; i++)
@@ -1196,6 +1203,7 @@ int dmk_ipc_server_run(struct dmk_ipc_server *srv)
 			accept_one(srv);
 		if (srv->pfd[2 + 2 * nc].revents)
 			device_reap(srv);
+rings:
 		for (unsigned i = 0; i < nc; i++) {
 			struct srv_client *c = &srv->clients[i];
 
@@ -1203,13 +1211,19 @@ int dmk_ipc_server_run(struct dmk_ipc_server *srv)
 				work += ring_serve(srv, c);
 		}
 		timeout = 0;
+		spinning = spin_ns != 0;
 		if (work) {
 			if (spin_ns)
 				last = now_ns();
 			continue;
 		}
-		if (spin_ns && now_ns() - last < spin_ns)
+		if (spin_ns && now_ns() - last < spin_ns) {
+			/* Nothing on the rings: a client sharing this CPU may
+			 * want it to publish its next entry. */
+			sched_yield();
 			continue;
+		}
+		spinning = false;
 		timeout = -1;
 		armed = true;
 		for (unsigned i = 0; i < nc; i++) {
