@@ -615,6 +615,20 @@ static void test_daemon_gone(void **state)
 	assert_int_equal(dmk_ipc_client_connect(path, NULL, &c), -ENOENT);
 	munmap(buf, LBA);
 	close(fd);
+
+	/* on the rings: the completion never comes, the socket says why */
+	start(&f, NULL);
+	assert_int_equal(dmk_ipc_client_connect(f.path, NULL, &c), 0);
+	assert_int_equal(dmk_ipc_client_rings(c, 4, NULL), 0);
+	assert_int_equal(dmk_ipc_memfd_alloc(LBA, (void **)&buf, &fd), 0);
+	assert_int_equal(dmk_ipc_client_register_memfd(c, fd, 0, LBA, DMK_PROT_RW, &h, &route), 0);
+	assert_int_equal(dmk_ipc_client_ring_read(c, h, 0, LBA, 0), 0);
+	stop(&f);
+	assert_int_equal(dmk_ipc_client_ring_read(c, h, 0, LBA, 0), -ECONNRESET);
+	assert_non_null(strstr(dmk_last_error(), "daemon closed the connection"));
+	dmk_ipc_client_close(c);
+	munmap(buf, LBA);
+	close(fd);
 }
 
 /*
@@ -660,6 +674,16 @@ static int app_read(const char *path)
 		return 4;
 	if (differs(buf, 32 * LBA, 9) >= 0)
 		return 5;
+	/* again through the rings (the daemon grants 8 entries of 64) */
+	memset(buf, 0, 32 * LBA);
+	{
+		unsigned entries = 0;
+
+		if (dmk_ipc_client_rings(c, 64, &entries) || entries != 8)
+			return 6;
+	}
+	if (dmk_ipc_client_ring_read(c, h, 0, 32 * LBA, 7) || differs(buf, 32 * LBA, 9) >= 0)
+		return 7;
 	dmk_ipc_client_close(c);
 	free(buf);
 	return 0;
@@ -683,7 +707,7 @@ static void test_dmakitd_process(void **state)
 	assert_true(d >= 0);
 	if (d == 0) {
 		execl(exe, exe, "--sim", "4096", "--socket", path, "--bounce", "8192", "--quiet",
-		      (char *)NULL);
+		      "--ring-entries", "8", "--ring-poll-us", "20", (char *)NULL);
 		_exit(127);
 	}
 	for (int i = 0; i < 500 && rc; i++) {

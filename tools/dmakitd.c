@@ -11,8 +11,11 @@
  *	                                                 clients without a device
  *
  * Options: --mode OCTAL (who may connect, default 0660), --bounce BYTES
- * (the copy route's buffer, 0 to disable it, default 1 MiB), --quiet (no
- * log lines). SIGINT or SIGTERM stops it cleanly.
+ * (the copy route's buffer, 0 to disable it, default 1 MiB), --ring-entries N
+ * (most entries of a client's rings, a power of two, default 256),
+ * --ring-poll-us US (how long to keep polling the rings after the last
+ * entry before sleeping on doorbells, default 0), --quiet (no log lines).
+ * SIGINT or SIGTERM stops it cleanly.
  */
 #include <errno.h>
 #include <signal.h>
@@ -39,7 +42,8 @@ static void on_signal(int sig)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: dmakitd (--nvme BDF | --sim BLOCKS[:BLOCK_SIZE]) [--socket PATH]\n"
-		   "               [--mode OCTAL] [--bounce BYTES] [--quiet]\n"
+		   "               [--mode OCTAL] [--bounce BYTES] [--ring-entries N]\n"
+		   "               [--ring-poll-us US] [--quiet]\n"
 		   "  Serves one device to applications on a UNIX socket\n"
 		   "  (default /run/dmakitd.sock).\n");
 }
@@ -80,6 +84,10 @@ int main(int argc, char **argv)
 			opts.socket_mode = (unsigned)strtoul(v, NULL, 8);
 		else if (!strcmp(a, "--bounce"))
 			opts.bounce_size = (size_t)strtoull(v, NULL, 0);
+		else if (!strcmp(a, "--ring-entries"))
+			opts.ring_entries = (unsigned)strtoul(v, NULL, 0);
+		else if (!strcmp(a, "--ring-poll-us"))
+			opts.ring_poll_us = (unsigned)strtoul(v, NULL, 0);
 		else {
 			usage(stderr);
 			return 2;
