@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # The main job, on a fresh Debian 12 machine (installs what it is missing):
 #  1. on the QEMU test bed (QEMU's nvme behind an emulated VT-d IOMMU, the
-#     guest kernel's real VFIO), examples/nvme_read reads 8 MiB from the
-#     namespace straight into an application's posix_memalign buffer, with
-#     no copy, and prints its scatter-gather list, the throughput and the
-#     check of every byte;
+#     guest kernel's real VFIO), in one boot:
+#     - examples/ipc_read: the driver daemon owns the controller, an
+#       application in another process has the device read into its own
+#       posix_memalign buffer, with no copy (the lease route), and checks
+#       every byte;
+#     - examples/nvme_read: the same in one process, with the buffer's
+#       scatter-gather list and the throughput;
 #  2. on this host, a posix_memalign buffer's scatter-gather list under
 #     NVMe's PRP rules and the PRP list a controller reads: as root the
 #     buffer's real physical frames (/proc/self/pagemap), otherwise a
@@ -27,12 +30,16 @@ dmk_install_missing "${dmk_deps_build[@]}"
 ninja -C build >/dev/null
 
 if [ $testbed = 1 ]; then
-	echo "== QEMU test bed: an application's buffer filled by the NVMe controller, zero copy"
+	echo "== QEMU test bed: applications' buffers filled by the NVMe controller, zero copy"
 	log=$(mktemp)
 	trap 'rm -f "$log"' EXIT
 	rc=0
-	testbed/run --log "$log" build/tests/vm/nvme_read || rc=$?
-	sed -n '/DMKTEST BEGIN nvme_read/,/DMKTEST END nvme_read/p' "$log" | sed '1d;$d'
+	testbed/run --log "$log" build/tests/vm/ipc_read build/tests/vm/nvme_read || rc=$?
+	for t in ipc_read nvme_read; do
+		echo
+		echo "-- $t"
+		tr -d '\r' <"$log" | sed -n "/^DMKTEST BEGIN $t\$/,/^DMKTEST END $t /p" | sed '1d;$d'
+	done
 	[ $rc -eq 0 ] || exit $rc
 	echo
 fi
