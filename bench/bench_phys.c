@@ -18,6 +18,8 @@
 #include <dmakit/region.h>
 #include <dmakit/space.h>
 
+#include "bench_util.h"
+
 #define BENCH_PHYS_BYTES (64ul << 20)
 #define BENCH_PHYS_ROUNDS 9
 
@@ -30,21 +32,6 @@
  * root); another negative errno from the library otherwise.
  */
 int dmki_bench_phys_register(double *ns_per_page);
-
-static double bench_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
 
 int dmki_bench_phys_register(double *ns_per_page)
 {
@@ -63,10 +50,10 @@ int dmki_bench_phys_register(double *ns_per_page)
 	}
 	memset(buf, 0x5a, BENCH_PHYS_BYTES);
 	for (i = 0; i < BENCH_PHYS_ROUNDS; i++) {
-		double t0 = bench_now();
+		double t0 = bench_now_ns();
 
 		err = dmk_region_register(sp, buf, BENCH_PHYS_BYTES, DMK_PROT_RW, &r);
-		t[i] = bench_now() - t0;
+		t[i] = bench_now_ns() - t0;
 		if (err)
 			break;
 		err = dmk_region_unregister(r);
@@ -77,7 +64,6 @@ int dmki_bench_phys_register(double *ns_per_page)
 	dmk_space_destroy(sp);
 	if (err)
 		return err;
-	qsort(t, BENCH_PHYS_ROUNDS, sizeof(t[0]), cmp_double);
-	*ns_per_page = t[BENCH_PHYS_ROUNDS / 2] / (double)(BENCH_PHYS_BYTES / 4096);
+	*ns_per_page = bench_median(t, BENCH_PHYS_ROUNDS) / (double)(BENCH_PHYS_BYTES / 4096);
 	return 0;
 }

@@ -40,6 +40,8 @@
 #include <dmakit/space.h>
 #include <dmakit/spec.h>
 
+#include "bench_util.h"
+
 /* In bench_phys.c. */
 int dmki_bench_phys_register(double *ns_per_page);
 
@@ -60,21 +62,6 @@ static struct {
 
 /* The compiler must not drop loops whose results nobody reads. */
 static volatile uint64_t sink;
-
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
 
 static bool selected(const char *name)
 {
@@ -120,10 +107,10 @@ static double measure(body_fn body, void *ctx)
 	int err = 0;
 
 	for (;;) {
-		double t0 = now_ns();
+		double t0 = bench_now_ns();
 
 		acc += body(ctx, iters, &err);
-		dt = now_ns() - t0;
+		dt = bench_now_ns() - t0;
 		if (err)
 			die_lib("benchmark body", err);
 		if (dt >= opt.target_ns / 10 || iters >= (UINT64_C(1) << 40))
@@ -135,16 +122,15 @@ static double measure(body_fn body, void *ctx)
 		iters = 1;
 	acc += body(ctx, iters, &err);	/* warm at the final size */
 	for (int r = 0; r < opt.repeats; r++) {
-		double t0 = now_ns();
+		double t0 = bench_now_ns();
 
 		acc += body(ctx, iters, &err);
-		t[r] = (now_ns() - t0) / (double)iters;
+		t[r] = (bench_now_ns() - t0) / (double)iters;
 		if (err)
 			die_lib("benchmark body", err);
 	}
 	sink += acc;
-	qsort(t, (size_t)opt.repeats, sizeof(t[0]), cmp_double);
-	return t[opt.repeats / 2];
+	return bench_median(t, (size_t)opt.repeats);
 }
 
 /* ---- prp and sgl: one I/O on a registered buffer --------------------- */

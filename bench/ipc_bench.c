@@ -47,27 +47,14 @@
 
 #include "ipc/backend_priv.h"
 
+#include "bench_util.h"
+
 #define LBA 4096u
 #define NLBA 16384u		/* a 64 MiB RAM disk */
 #define MAXIO (4u << 20)
 #define REPEATS 7
 
 static double target_ns = 20e6;
-
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
 
 static void die(const char *what, int rc)
 {
@@ -85,21 +72,20 @@ static double measure(loop_fn fn, void *ctx)
 	uint64_t n = 1;
 
 	for (;;) {
-		t0 = now_ns();
+		t0 = bench_now_ns();
 		fn(ctx, n);
-		el = now_ns() - t0;
+		el = bench_now_ns() - t0;
 		if (el > target_ns / 4 || n > (1ull << 30))
 			break;
 		n *= 2;
 	}
 	n = (uint64_t)((double)n * target_ns / (el > 1 ? el : 1)) + 1;
 	for (int i = 0; i < REPEATS; i++) {
-		t0 = now_ns();
+		t0 = bench_now_ns();
 		fn(ctx, n);
-		t[i] = (now_ns() - t0) / (double)n;
+		t[i] = (bench_now_ns() - t0) / (double)n;
 	}
-	qsort(t, REPEATS, sizeof(t[0]), cmp_double);
-	return t[REPEATS / 2];
+	return bench_median(t, REPEATS);
 }
 
 /* ---- in-process ---- */
