@@ -36,9 +36,9 @@
 #include <dmakit/vfio.h>
 
 #include "vmcheck.h"
+#include "vmpattern.h"
 
 #define KiB 1024u
-#define PAT_LEN 13
 #define LEN (256 * KiB)
 #define WINDOW (8192 * KiB)
 #define NOBODY 65534
@@ -47,43 +47,6 @@ static const char *sock_path = "/tmp/dmakitd-lease.sock";
 static struct dmk_ipc_server *srv;
 static struct dmk_space *sp;
 static uint32_t bs;
-
-static void pattern(uint8_t pat[PAT_LEN], unsigned seed)
-{
-	for (unsigned i = 0; i < PAT_LEN; i++)
-		pat[i] = (uint8_t)(0x11 * (seed % 15 + 1) + i * 31 + seed / 15);
-}
-
-static void fill(uint8_t *p, size_t n, unsigned seed)
-{
-	uint8_t pat[PAT_LEN];
-
-	pattern(pat, seed);
-	for (size_t i = 0; i < n; i++)
-		p[i] = pat[i % PAT_LEN];
-}
-
-static long differs(const uint8_t *p, size_t n, unsigned seed)
-{
-	uint8_t pat[PAT_LEN];
-
-	pattern(pat, seed);
-	for (size_t i = 0; i < n; i++)
-		if (p[i] != pat[i % PAT_LEN])
-			return (long)i;
-	return -1;
-}
-
-static void dmkcheck(uint64_t lba, size_t len, unsigned seed)
-{
-	uint8_t pat[PAT_LEN];
-
-	pattern(pat, seed);
-	printf("DMKCHECK offset=%" PRIu64 " len=%zu pattern=", lba * bs, len);
-	for (int i = 0; i < PAT_LEN; i++)
-		printf("%02x", pat[i]);
-	printf("\n");
-}
 
 static void *serve(void *arg)
 {
@@ -128,13 +91,13 @@ static int app(int nobody, uint64_t lba, unsigned seed)
 	if (dmk_ipc_lease_register(l, buf, LEN, DMK_PROT_RW, &h, &route) ||
 	    route != DMK_IPC_ROUTE_LEASE)
 		return 15;
-	fill(buf, LEN, seed);
+	fill_seed(buf, LEN, seed);
 	if (dmk_ipc_client_write(c, h, 0, LEN, lba))
 		return 16;
 	memset(buf, 0, LEN);
 	if (dmk_ipc_client_read(c, h, 0, LEN, lba))
 		return 17;
-	if (differs(buf, LEN, seed) >= 0)
+	if (differs_seed(buf, LEN, seed) >= 0)
 		return 18;
 	/* The same through the shared-memory rings: a lease handle there too. */
 	if (dmk_ipc_client_rings(c, 8, &granted) || !granted)
@@ -142,7 +105,7 @@ static int app(int nobody, uint64_t lba, unsigned seed)
 	memset(buf, 0, LEN);
 	if (dmk_ipc_client_ring_read(c, h, 0, LEN, lba))
 		return 26;
-	if (differs(buf, LEN, seed) >= 0)
+	if (differs_seed(buf, LEN, seed) >= 0)
 		return 27;
 	raw = malloc(LEN + 8192);
 	if (!raw)
@@ -151,13 +114,13 @@ static int app(int nobody, uint64_t lba, unsigned seed)
 	if (dmk_ipc_lease_register(l, odd, LEN, DMK_PROT_RW, &h2, &route) ||
 	    route != DMK_IPC_ROUTE_LEASE)
 		return 20;
-	fill(odd, LEN, seed + 1);
+	fill_seed(odd, LEN, seed + 1);
 	if (dmk_ipc_client_ring_write(c, h2, 0, LEN, lba + LEN / bs))
 		return 21;
 	memset(odd, 0, LEN);
 	if (dmk_ipc_client_read(c, h2, 0, LEN, lba + LEN / bs))
 		return 22;
-	if (differs(odd, LEN, seed + 1) >= 0)
+	if (differs_seed(odd, LEN, seed + 1) >= 0)
 		return 23;
 	if (dmk_ipc_lease_unregister(l, h2))
 		return 24;
@@ -245,8 +208,8 @@ static void test_rw(uint64_t lba, const struct dmk_vfio_info *clean)
 	       "application failed at step %d, %" PRIu64 " bytes copied", rc,
 	       stats().copied - s0.copied);
 	if (rc == 0) {
-		dmkcheck(lba, LEN, 61);
-		dmkcheck(lba + LEN / bs, LEN, 62);
+		dmkcheck_seed(lba * bs, LEN, 61);
+		dmkcheck_seed((lba + LEN / bs) * bs, LEN, 62);
 	}
 	check_clean("ipc-lease-nothing-left", clean);
 	rc = run_child(1, lba + 2048, 63, &base2);
@@ -257,8 +220,8 @@ static void test_rw(uint64_t lba, const struct dmk_vfio_info *clean)
 	result(rc == 0 && stats().copied == s0.copied, "ipc-lease-rw-again",
 	       "application failed at step %d", rc);
 	if (rc == 0) {
-		dmkcheck(lba + 2048, LEN, 63);
-		dmkcheck(lba + 2048 + LEN / bs, LEN, 64);
+		dmkcheck_seed((lba + 2048) * bs, LEN, 63);
+		dmkcheck_seed((lba + 2048 + LEN / bs) * bs, LEN, 64);
 	}
 	result(base1 && base1 == base2, "ipc-lease-window-again",
 	       "first window at %#" PRIx64 ", the next at %#" PRIx64, base1, base2);
@@ -344,8 +307,8 @@ static void test_sigkill(uint64_t lba, const struct dmk_vfio_info *clean)
 	rc = run_child(0, lba, 65, &base);
 	result(rc == 0, "ipc-lease-serves-after-sigkill", "application failed at step %d", rc);
 	if (rc == 0) {
-		dmkcheck(lba, LEN, 65);
-		dmkcheck(lba + LEN / bs, LEN, 66);
+		dmkcheck_seed(lba * bs, LEN, 65);
+		dmkcheck_seed((lba + LEN / bs) * bs, LEN, 66);
 	}
 	check_clean("ipc-lease-nothing-left-at-end", clean);
 }

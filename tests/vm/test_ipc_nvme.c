@@ -36,52 +36,15 @@
 #include <dmakit/vfio.h>
 
 #include "vmcheck.h"
+#include "vmpattern.h"
 
 #define KiB 1024u
-#define PAT_LEN 13
 #define LEN (256 * KiB)
 #define NOBODY 65534
 
 static const char *sock_path = "/tmp/dmakitd-test.sock";
 static struct dmk_ipc_server *srv;
 static uint32_t bs;
-
-static void pattern(uint8_t pat[PAT_LEN], unsigned seed)
-{
-	for (unsigned i = 0; i < PAT_LEN; i++)
-		pat[i] = (uint8_t)(0x11 * (seed % 15 + 1) + i * 29 + seed / 15);
-}
-
-static void fill(uint8_t *p, size_t n, unsigned seed)
-{
-	uint8_t pat[PAT_LEN];
-
-	pattern(pat, seed);
-	for (size_t i = 0; i < n; i++)
-		p[i] = pat[i % PAT_LEN];
-}
-
-static long differs(const uint8_t *p, size_t n, unsigned seed)
-{
-	uint8_t pat[PAT_LEN];
-
-	pattern(pat, seed);
-	for (size_t i = 0; i < n; i++)
-		if (p[i] != pat[i % PAT_LEN])
-			return (long)i;
-	return -1;
-}
-
-static void dmkcheck(uint64_t lba, size_t len, unsigned seed)
-{
-	uint8_t pat[PAT_LEN];
-
-	pattern(pat, seed);
-	printf("DMKCHECK offset=%" PRIu64 " len=%zu pattern=", lba * bs, len);
-	for (int i = 0; i < PAT_LEN; i++)
-		printf("%02x", pat[i]);
-	printf("\n");
-}
 
 static void *serve(void *arg)
 {
@@ -123,13 +86,13 @@ static int app(int copy, int nobody, uint64_t lba, unsigned seed)
 		    route != DMK_IPC_ROUTE_MEMFD)
 			return 13;
 	}
-	fill(buf, LEN, seed);
+	fill_seed(buf, LEN, seed);
 	if (dmk_ipc_client_write(c, h, 0, LEN, lba))
 		return 14;
 	memset(buf, 0, LEN);
 	if (dmk_ipc_client_read(c, h, 0, LEN, lba))
 		return 15;
-	if (differs(buf, LEN, seed) >= 0)
+	if (differs_seed(buf, LEN, seed) >= 0)
 		return 16;
 	dmk_ipc_client_close(c);
 	return 0;
@@ -191,19 +154,19 @@ static void test_routes(uint64_t base)
 	rc = run_child(0, 1, base, 41);
 	result(rc == 0, "ipc-memfd-nobody", "application (uid %d) failed at step %d", NOBODY, rc);
 	if (rc == 0)
-		dmkcheck(base, LEN, 41);
+		dmkcheck_seed(base * bs, LEN, 41);
 	rc = run_child(1, 0, base + 1024, 42);
 	result(rc == 0, "ipc-copy-root", "application failed at step %d", rc);
 	if (rc == 0)
-		dmkcheck(base + 1024, LEN, 42);
+		dmkcheck_seed((base + 1024) * bs, LEN, 42);
 	rc = run_child(1, 1, base + 2048, 43);
 	result(rc == 0, "ipc-copy-nobody", "application (uid %d) failed at step %d", NOBODY, rc);
 	if (rc == 0)
-		dmkcheck(base + 2048, LEN, 43);
+		dmkcheck_seed((base + 2048) * bs, LEN, 43);
 	rc = run_child(2, 1, base + 3072, 45);
 	result(rc == 0, "ipc-pool-nobody", "application (uid %d) failed at step %d", NOBODY, rc);
 	if (rc == 0)
-		dmkcheck(base + 3072, LEN, 45);
+		dmkcheck_seed((base + 3072) * bs, LEN, 45);
 	wait_idle();
 	result(stats().regions == 0 && memfd_mappings() == 0, "ipc-nothing-left",
 	       "%" PRIu64 " regions, %d memfd mappings after the applications left",
@@ -281,7 +244,7 @@ static void test_sigkill(uint64_t lba)
 	rc = run_child(0, 0, lba, 44);
 	result(rc == 0, "ipc-serves-after-sigkill", "application failed at step %d", rc);
 	if (rc == 0)
-		dmkcheck(lba, LEN, 44);
+		dmkcheck_seed(lba * bs, LEN, 44);
 }
 
 int main(void)

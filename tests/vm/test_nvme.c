@@ -36,12 +36,12 @@
 #include <dmakit/vfio.h>
 
 #include "vmcheck.h"
+#include "vmpattern.h"
 
 #include "drivers/nvme/debug.h"	/* hold the doorbells: commands that never complete */
 
 #define KiB 1024u
 #define MiB (1024u * 1024u)
-#define PAT_LEN 13
 
 static struct dmk_space *sp;
 static struct dmk_pci *pci;
@@ -49,28 +49,6 @@ static struct dmk_nvme *ctrl;
 static struct dmk_nvme_info info;
 static uint32_t bs;
 
-
-/* A 13-byte pattern from @seed, repeated over @n bytes of @p. */
-static void pattern(uint8_t pat[PAT_LEN], unsigned seed)
-{
-	for (unsigned i = 0; i < PAT_LEN; i++)
-		pat[i] = (uint8_t)(0x11 * (seed % 15 + 1) + i * 29 + seed / 15);
-}
-
-static void fill_pat(uint8_t *p, size_t n, const uint8_t pat[PAT_LEN])
-{
-	for (size_t i = 0; i < n; i++)
-		p[i] = pat[i % PAT_LEN];
-}
-
-/* The host checks that @len bytes at LBA @lba hold @pat repeated. */
-static void dmkcheck(uint64_t lba, size_t len, const uint8_t pat[PAT_LEN])
-{
-	printf("DMKCHECK offset=%" PRIu64 " len=%zu pattern=", lba * bs, len);
-	for (int i = 0; i < PAT_LEN; i++)
-		printf("%02x", pat[i]);
-	printf("\n");
-}
 
 static void *alloc(size_t len)
 {
@@ -146,7 +124,7 @@ static bool roundtrip(const char *name, uint64_t lba, uint8_t *src, uint8_t *dst
 		       len, i, dst[i], src[i]);
 		return false;
 	}
-	dmkcheck(lba, len, pat);
+	dmkcheck_pat(lba * bs, len, pat);
 	return true;
 }
 
@@ -301,7 +279,7 @@ static void test_iovec(const char *name, const struct iovec *iov, int n, unsigne
 	}
 	result(!err, name, "%zu bytes in %d pieces -> %d", total, n, err);
 	if (!err)
-		dmkcheck(lba, total, pat);
+		dmkcheck_pat(lba * bs, total, pat);
 out:
 	dmk_mem_destroy(mw);
 	dmk_mem_destroy(mr);
@@ -738,7 +716,7 @@ static void test_async(void)
 		result(false, "async-qd", "write of the reference data failed");
 		return;
 	}
-	dmkcheck(lba, len, pat);
+	dmkcheck_pat(lba * bs, len, pat);
 	memset(bufb, 0, len);
 	for (unsigned i = 0; i < slots; i++) {
 		unsigned k = slots - 1 - i;
@@ -834,7 +812,7 @@ static int test_msix(void)
 			err = dmk_nvme_read_buf(ctrl, 1, lba, bufb, 64 * KiB, 0);
 		result(!err && !memcmp(bufa, bufb, 64 * KiB), "second-queue", "-> %d", err);
 		if (!err)
-			dmkcheck(lba, 64 * KiB, pat);
+			dmkcheck_pat(lba * bs, 64 * KiB, pat);
 	}
 	return 0;
 }
@@ -888,7 +866,7 @@ static void test_threads(void)
 			uint8_t pat[PAT_LEN];
 
 			pattern(pat, t[i].seed);
-			dmkcheck(t[i].lba, t[i].len, pat);
+			dmkcheck_pat(t[i].lba * bs, t[i].len, pat);
 		}
 }
 

@@ -35,10 +35,10 @@
 #include <dmakit/space.h>
 
 #include "vmcheck.h"
+#include "vmpattern.h"
 
 #define KiB 1024u
 #define MiB (1024u * 1024u)
-#define PAT_LEN 13
 #define BUF_LEN (2 * MiB)
 
 static struct dmk_space *sp;
@@ -50,20 +50,6 @@ static uint8_t *bufa, *bufb;
 /* LBAs handed out to tests, each range once, so DMKCHECK lines never overlap. */
 static uint64_t next_lba = 64;
 
-
-static void pattern(uint8_t pat[PAT_LEN], unsigned seed)
-{
-	for (unsigned i = 0; i < PAT_LEN; i++)
-		pat[i] = (uint8_t)(0x11 * (seed % 15 + 1) + i * 29 + seed / 15);
-}
-
-static void dmkcheck(uint64_t lba, size_t len, const uint8_t pat[PAT_LEN])
-{
-	printf("DMKCHECK offset=%" PRIu64 " len=%zu pattern=", lba * bs, len);
-	for (int i = 0; i < PAT_LEN; i++)
-		printf("%02x", pat[i]);
-	printf("\n");
-}
 
 static uint64_t take_lbas(size_t len)
 {
@@ -158,7 +144,7 @@ static bool roundtrip(const char *name, uint64_t lba, uint8_t *src, uint8_t *dst
 		       lba, len, i, dst[i], src[i]);
 		return false;
 	}
-	dmkcheck(lba, len, pat);
+	dmkcheck_pat(lba * bs, len, pat);
 	return true;
 }
 
@@ -292,7 +278,7 @@ static void test_iovec(const char *name, const struct iovec *iov, int n, unsigne
 	}
 	result(!err, name, "%zu bytes in %d pieces -> %d", total, n, err);
 	if (!err)
-		dmkcheck(lba, total, pat);
+		dmkcheck_pat(lba * bs, total, pat);
 out:
 	dmk_mem_destroy(mw);
 	dmk_mem_destroy(mr);
