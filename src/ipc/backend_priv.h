@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 struct dmk_space;
+struct dmk_ipc_backend;
 
 struct dmki_ipc_backend_ops {
 	const char *name;

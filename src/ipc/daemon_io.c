@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The driver daemon's READ and WRITE: every field checked against the
+ * connection's own regions, its lease and the device, then the bytes moved
+ * by the route's means (the device in shared pages, through the client's
+ * own IOVAs, or through the bounce buffer and process_vm_*()).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <dmakit/error.h>
+#include <dmakit/region.h>
+#include <dmakit/vfio.h>
+
+#include "../core/error_priv.h"
+#include "backend_priv.h"
+#include "daemon_priv.h"
+#include "lease.h"
+#include "sim_priv.h"
+
+/* The copy route: the device moves the bytes into and out of the daemon's
+ * bounce buffer, process_vm_*() moves them to and from the client. */
+static int copy_io(struct dmk_ipc_server *srv, struct srv_client *c, const struct srv_region *r,
+		   bool rd, uint64_t offset, uint64_t length, uint64_t lba)
+{
+	struct dmk_ipc_backend *be = srv->be;
+	uint64_t done = 0;
+
+	while (done < length) {
+		size_t n = (size_t)(length - done < srv->bounce_len ? length - done : srv->bounce_len);
+		struct iovec local = { srv->bounce, n };
+		struct iovec remote = { (void *)(uintptr_t)(r->addr + offset + done), n };
+		uint64_t blk = lba + done / be->lba_size;
+		ssize_t got;
+		int rc;
+
+		if (rd) {
+			rc = be->ops->read(be, blk, srv->bounce, n);
+			if (rc)
+				return rc;
+			got = process_vm_writev(c->pid, &local, 1, &remote, 1, 0);
+		} else {
+			got = process_vm_readv(c->pid, &local, 1, &remote, 1, 0);
+			if (got == (ssize_t)n) {
+				rc = be->ops->write(be, blk, srv->bounce, n);
+				if (rc)
+					return rc;
+			}
+		}
+		if (got < 0)
+			return dmki_fail(-errno, "copy route: %s of the client's memory: %s",
+					 rd ? "process_vm_writev" : "process_vm_readv", strerror(errno));
+		if (got != (ssize_t)n)
+			return dmki_fail(-EFAULT, "copy route: only %zd of %zu bytes of the client's memory",
+					 got, n);
+		done += n;
+	}
+	return 0;
+}
+
+/* Check a READ or WRITE (from a message or a ring entry) against the
+ * connection's regions and the device. 0 with the region in *@out, or a
+ * negative errno with the reason in @why. */
+int dmki_srv_io_check(struct dmk_ipc_server *srv, struct srv_client *c, bool rd,
+		    const struct dmk_ipc_io *io, struct srv_region **out, char *why, size_t wl)
+{
+	struct dmk_ipc_backend *be = srv->be;
+	const char *what = rd ? "READ" : "WRITE";
+	unsigned need = rd ? DMK_PROT_WRITE : DMK_PROT_READ;
+	struct srv_region *r = dmki_srv_find_region(c, io->handle);
+
+	if (!r) {
+		STAT_ADD(srv, forged, 1);
+		snprintf(why, wl, "%s: handle %llu is not a region of this connection", what,
+			 (unsigned long long)io->handle);
+		return -EPERM;
+	}
+	if (io->offset > r->len || io->length > r->len - io->offset) {
+		snprintf(why, wl, "%s: bytes %llu+%llu are past region %llu of %llu bytes",
+			 what, (unsigned long long)io->offset, (unsigned long long)io->length,
+			 (unsigned long long)r->handle, (unsigned long long)r->len);
+		return -EINVAL;
+	}
+	if (io->length == 0 || io->length > DMK_IPC_IO_MAX || io->length % be->lba_size) {
+		snprintf(why, wl, "%s: %llu bytes are not 1 to %llu whole blocks of %u", what,
+			 (unsigned long long)io->length, (unsigned long long)(DMK_IPC_IO_MAX / be->lba_size),
+			 be->lba_size);
+		return -EINVAL;
+	}
+	if (io->lba > be->nlba || io->length / be->lba_size > be->nlba - io->lba) {
+		snprintf(why, wl, "%s: blocks %llu+%llu are past the device's %llu", what,
+			 (unsigned long long)io->lba, (unsigned long long)(io->length / be->lba_size),
+			 (unsigned long long)be->nlba);
+		return -ERANGE;
+	}
+	if (!(r->prot & need)) {
+		snprintf(why, wl, "%s: region %llu does not let the device %s it", what,
+			 (unsigned long long)r->handle, rd ? "write" : "read");
+		return -EACCES;
+	}
+	if (r->route == DMK_IPC_ROUTE_LEASE) {
+		/* The client's own mapping: the window and the record again. */
+		char lwhy[160] = "the connection holds no lease";
+		uint64_t dev;
+		int rc = c->lease ? dmki_lease_io(c->lease, r->handle, need, io->offset, io->length,
+						  &dev, lwhy, sizeof(lwhy)) : -EPERM;
+
+		if (rc) {
+			snprintf(why, wl, "%s: %s", what, lwhy);
+			return rc;
+		}
+	}
+	*out = r;
+	return 0;
+}
+
+/* Move the bytes of a checked READ or WRITE; count it. */
+int dmki_srv_io_exec(struct dmk_ipc_server *srv, struct srv_client *c, const struct srv_region *r,
+		   bool rd, const struct dmk_ipc_io *io)
+{
+	struct dmk_ipc_backend *be = srv->be;
+	int rc;
+
+	if (r->route == DMK_IPC_ROUTE_LEASE) {
+		/* The device gets the IOVAs of the client's own mapping. */
+		char lwhy[160];
+		uint64_t dev = 0;
+
+		rc = dmki_lease_io(c->lease, r->handle, rd ? DMK_PROT_WRITE : DMK_PROT_READ,
+				   io->offset, io->length, &dev, lwhy, sizeof(lwhy));
+		rc = rc ? dmki_fail(rc, "%s", lwhy) : be->ops->io_dev(be, !rd, io->lba, dev, io->length);
+	} else if (r->route != DMK_IPC_ROUTE_COPY) {
+		/* memfd and pool: the device moves the bytes in the shared pages */
+		uint8_t *va = (uint8_t *)r->map + io->offset;
+
+		rc = rd ? be->ops->read(be, io->lba, va, (size_t)io->length)
+			: be->ops->write(be, io->lba, va, (size_t)io->length);
+	} else {
+		rc = copy_io(srv, c, r, rd, io->offset, io->length, io->lba);
+	}
+	pthread_mutex_lock(&srv->lock);
+	srv->stats.requests++;
+	if (rc == 0) {
+		srv->stats.bytes += io->length;
+		if (r->route == DMK_IPC_ROUTE_COPY)
+			srv->stats.copied += io->length;
+	}
+	pthread_mutex_unlock(&srv->lock);
+	return rc;
+}
+
+void dmki_srv_io(struct dmk_ipc_server *srv, struct srv_client *c, const struct dmk_ipc_msg *m)
+{
+	bool rd = m->type == DMK_IPC_READ;
+	struct srv_region *r = NULL;
+	struct dmk_ipc_msg done;
+	char why[DMK_IPC_REASON_MAX + 1];
+	int rc;
+
+	rc = dmki_srv_io_check(srv, c, rd, &m->io, &r, why, sizeof(why));
+	if (rc) {
+		dmki_srv_refuse(srv, c, m->seq, rc, why);
+		return;
+	}
+	rc = dmki_srv_io_exec(srv, c, r, rd, &m->io);
+	if (rc) {
+		/* A failed transfer is answered with an ERROR: its errno and why. */
+		snprintf(why, sizeof(why), "%s: %s", dmk_ipc_type_name(m->type), dmk_last_error());
+		dmki_srv_log(srv, "dmakitd: client %u (pid %d): %s", c->id, (int)c->pid, why);
+		dmki_srv_reply_error(c, m->seq, rc, why);
+		return;
+	}
+	memset(&done, 0, sizeof(done));
+	done.type = DMK_IPC_COMPLETION;
+	done.seq = m->seq;
+	done.comp.bytes = m->io.length;
+	dmki_srv_reply(c, &done);
+}

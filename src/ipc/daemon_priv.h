@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internal: the driver daemon's server, shared by its files. daemon.c is
+ * the poll loop, connections and their lifetime; daemon_region.c the
+ * REGISTER and UNREGISTER of the four routes; daemon_io.c the checks and
+ * the moving of a READ or WRITE; daemon_ring.c the shared-memory rings and
+ * the requests the device holds. One thread runs all of it.
+ */
+#ifndef DMK_IPC_DAEMON_PRIV_H
+#define DMK_IPC_DAEMON_PRIV_H
+
+#include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/un.h>
+
+#include <dmakit/ipc.h>
+#include <dmakit/ipc_server.h>
+
+#define PAGE 4096u
+
+struct dmki_lease;
+
+struct srv_region {
+	uint64_t handle;
+	unsigned route;
+	unsigned prot;
+	uint64_t len;
+	void *map;		/* memfd route: the daemon's mapping */
+	size_t map_len;
+	struct dmk_region *reg;
+	uint64_t addr;		/* copy route: the client's address */
+	unsigned busy;		/* requests on the device using it */
+};
+
+/* A ring entry the device holds (in flight). Regions are named by handle:
+ * the table moves when it grows. */
+struct srv_req {
+	unsigned slot;		/* in srv->clients */
+	unsigned client_id;
+	uint64_t tag;
+	uint64_t handle;
+	uint64_t length;
+};
+
+/* A connection's shared-memory rings (RINGS). Only @hdr's indices, the
+ * entries and the flags are shared; @sq_head and @cq_tail here are the
+ * daemon's own copies, never read back from the shared memory. */
+struct srv_ring {
+	struct dmk_ipc_ring_hdr *hdr;	/* NULL: no rings */
+	void *map;
+	size_t map_len;
+	struct dmk_ipc_sqe *sq;
+	struct dmk_ipc_cqe *cq;
+	uint32_t entries;
+	uint32_t sq_head;
+	uint32_t cq_tail;
+	int req_efd;			/* the client rings it; polled here */
+	int cq_efd;			/* rung here when the client sleeps */
+};
+
+struct srv_client {
+	int fd;
+	unsigned id;
+	pid_t pid;
+	uid_t uid;
+	bool hello;
+	bool unheard;		/* an answer could not be sent: close it */
+	uint64_t max_pinned;
+	unsigned max_regions;
+	uint64_t pinned;
+	struct srv_region *regions;
+	size_t nregions;
+	struct srv_ring ring;
+	unsigned inflight;	/* ring entries on the device */
+	bool draining;		/* closed, its regions kept until inflight is 0 */
+	struct dmki_lease *lease;	/* the lease route's window, or NULL */
+};
+
+struct dmk_ipc_server {
+	struct dmk_ipc_backend *be;
+	struct dmk_ipc_server_opts opts;
+	int lfd;
+	int stopfd;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct srv_client *clients;	/* opts.max_clients slots, fd -1 when free */
+	struct pollfd *pfd;
+	uint64_t next_handle;
+	unsigned next_id;
+	void *bounce;
+	size_t bounce_len;
+	struct dmk_region *bounce_reg;
+	pthread_mutex_t lock;		/* stats */
+	struct dmk_ipc_server_stats stats;
+};
+
+
+#define STAT_ADD(srv, field, v)                        \
+	do {                                           \
+		pthread_mutex_lock(&(srv)->lock);      \
+		(srv)->stats.field += (v);             \
+		pthread_mutex_unlock(&(srv)->lock);    \
+	} while (0)
+
+/* daemon.c: the log line (to opts.log_fd), answers, refusals (the
+ * connection kept) and drops (the connection closed, saying why). */
+__attribute__((format(printf, 2, 3)))
+void dmki_srv_log(struct dmk_ipc_server *srv, const char *fmt, ...);
+int dmki_srv_reply(struct srv_client *c, const struct dmk_ipc_msg *m);
+int dmki_srv_reply_error(struct srv_client *c, uint64_t seq, int err, const char *reason);
+void dmki_srv_refuse(struct dmk_ipc_server *srv, struct srv_client *c, uint64_t seq, int err,
+		     const char *reason);
+void dmki_srv_drop(struct dmk_ipc_server *srv, struct srv_client *c, uint64_t seq, int err,
+		   const char *reason);
+/* A connection closed: released at once, or kept draining while the device
+ * holds its requests; released: nothing of it is on the device. */
+void dmki_srv_client_close(struct dmk_ipc_server *srv, struct srv_client *c, const char *why);
+void dmki_srv_client_release(struct dmk_ipc_server *srv, struct srv_client *c);
+
+/* daemon_region.c */
+struct srv_region *dmki_srv_find_region(struct srv_client *c, uint64_t handle);
+void dmki_srv_region_release(struct dmk_ipc_server *srv, struct srv_client *c,
+			     struct srv_region *r);
+void dmki_srv_register(struct dmk_ipc_server *srv, struct srv_client *c,
+		       const struct dmk_ipc_msg *m, int fd);
+void dmki_srv_unregister(struct dmk_ipc_server *srv, struct srv_client *c,
+			 const struct dmk_ipc_msg *m);
+
+/* daemon_io.c: a READ or WRITE checked (0, or a negative errno with the
+ * reason in @why), then moved and counted. */
+int dmki_srv_io_check(struct dmk_ipc_server *srv, struct srv_client *c, bool rd,
+		      const struct dmk_ipc_io *io, struct srv_region **out, char *why, size_t wl);
+int dmki_srv_io_exec(struct dmk_ipc_server *srv, struct srv_client *c, const struct srv_region *r,
+		     bool rd, const struct dmk_ipc_io *io);
+void dmki_srv_io(struct dmk_ipc_server *srv, struct srv_client *c, const struct dmk_ipc_msg *m);
+
+/* daemon_ring.c */
+void dmki_srv_rings(struct dmk_ipc_server *srv, struct srv_client *c, const struct dmk_ipc_msg *m);
+void dmki_srv_ring_free(struct srv_ring *rg);
+unsigned dmki_srv_ring_serve(struct dmk_ipc_server *srv, struct srv_client *c);
+bool dmki_srv_ring_arm(struct srv_ring *rg, unsigned inflight);
+void dmki_srv_device_reap(struct dmk_ipc_server *srv);
+
+#endif

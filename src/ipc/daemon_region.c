@@ -1,0 +1,338 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The driver daemon's regions: REGISTER by each of the four routes (memfd,
+ * pool, copy, lease) within the connection's limits, and UNREGISTER. Handles
+ * are unique across the server, so a handle of another connection is as
+ * foreign as a forged one.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <dmakit/error.h>
+#include <dmakit/region.h>
+#include <dmakit/vfio.h>
+
+#include "../core/error_priv.h"
+#include "backend_priv.h"
+#include "daemon_priv.h"
+#include "lease.h"
+#include "sim_priv.h"
+
+void dmki_srv_region_release(struct dmk_ipc_server *srv, struct srv_client *c, struct srv_region *r)
+{
+	if (r->reg) {
+		int rc = dmk_region_unregister(r->reg);
+
+		if (rc)
+			dmki_srv_log(srv, "dmakitd: client %u: unregister of handle %llu: %s", c->id,
+			     (unsigned long long)r->handle, dmk_last_error());
+	}
+	if (r->map)
+		munmap(r->map, r->map_len);
+	c->pinned -= r->len;
+	STAT_ADD(srv, regions, (uint64_t)-1);
+}
+
+struct srv_region *dmki_srv_find_region(struct srv_client *c, uint64_t handle)
+{
+	for (size_t i = 0; i < c->nregions; i++)
+		if (c->regions[i].handle == handle)
+			return &c->regions[i];
+	return NULL;
+}
+
+static struct srv_region *own_region(struct dmk_ipc_server *srv, struct srv_client *c,
+				     const struct dmk_ipc_msg *m, uint64_t handle)
+{
+	struct srv_region *r = dmki_srv_find_region(c, handle);
+	char why[128];
+
+	if (r)
+		return r;
+	STAT_ADD(srv, forged, 1);
+	snprintf(why, sizeof(why), "%s: handle %llu is not a region of this connection",
+		 dmk_ipc_type_name(m->type), (unsigned long long)handle);
+	dmki_srv_refuse(srv, c, m->seq, -EPERM, why);
+	return NULL;
+}
+
+static bool handle_in_use(struct dmk_ipc_server *srv, uint64_t h)
+{
+	for (unsigned i = 0; i < srv->opts.max_clients; i++)
+		if (srv->clients[i].fd >= 0 && dmki_srv_find_region(&srv->clients[i], h))
+			return true;
+	return false;
+}
+
+/* The next handle no connection holds (handles wrap after 2^32 - 1). */
+static uint64_t new_handle(struct dmk_ipc_server *srv)
+{
+	uint64_t h;
+
+	do {
+		h = srv->next_handle++;
+		if (srv->next_handle > DMK_IPC_HANDLE_MAX)
+			srv->next_handle = 1;
+	} while (handle_in_use(srv, h));
+	return h;
+}
+
+/* The pool route: memory of the daemon's, a memfd sealed so that neither
+ * side can shrink or grow it, mapped and registered here; its descriptor
+ * goes to the client, which maps the same pages. */
+static int pool_alloc(struct dmk_ipc_server *srv, struct srv_region *nr, int *pool_fd)
+{
+	int mprot = PROT_READ | (nr->prot & DMK_PROT_WRITE ? PROT_WRITE : 0);
+	int f, rc;
+
+	nr->map_len = (size_t)((nr->len + PAGE - 1) & ~(uint64_t)(PAGE - 1));
+	f = memfd_create("dmakitd-pool", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (f < 0)
+		return dmki_fail(-errno, "memfd_create: %s", strerror(errno));
+	if (ftruncate(f, (off_t)nr->map_len) != 0 ||
+	    fcntl(f, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
+		rc = dmki_fail(-errno, "a pool memfd of %zu bytes: %s", nr->map_len, strerror(errno));
+		close(f);
+		return rc;
+	}
+	nr->map = mmap(NULL, nr->map_len, mprot, MAP_SHARED, f, 0);
+	if (nr->map == MAP_FAILED) {
+		nr->map = NULL;
+		rc = dmki_fail(-errno, "mapping a pool memfd: %s", strerror(errno));
+		close(f);
+		return rc;
+	}
+	rc = dmk_region_register(srv->be->space, nr->map, (size_t)nr->len, nr->prot, &nr->reg);
+	if (rc) {
+		munmap(nr->map, nr->map_len);
+		nr->map = NULL;
+		close(f);
+		return rc;
+	}
+	*pool_fd = f;
+	return 0;
+}
+
+/* The lease route's first REGISTER (offset and address 0): a window of
+ * IOVAs for this client alone, and the container's descriptor with it. */
+static void lease_grant(struct dmk_ipc_server *srv, struct srv_client *c,
+			const struct dmk_ipc_msg *m)
+{
+	struct dmk_ipc_backend *be = srv->be;
+	char why[DMK_IPC_REASON_MAX + 1];
+	struct dmk_ipc_msg ok;
+	int rc;
+
+	if (c->lease) {
+		dmki_srv_refuse(srv, c, m->seq, -EEXIST, "REGISTER by lease: the connection holds a lease already");
+		return;
+	}
+	if (!be->ops->io_dev || dmk_vfio_container_fd(be->space) < 0) {
+		dmki_srv_refuse(srv, c, m->seq, -ENOTSUP,
+		       "REGISTER by lease: this daemon's device is not behind a VFIO container");
+		return;
+	}
+	if (c->uid != 0 && c->uid != geteuid()) {
+		/* The descriptor lets its holder unmap any mapping of the container
+		 * (type1 does not check who made it): only for clients that could
+		 * control this process anyway. */
+		snprintf(why, sizeof(why), "REGISTER by lease: the container's descriptor can unmap anyone's memory; granted to uid 0 and %u only (use the memfd or pool route)",
+			 (unsigned)geteuid());
+		dmki_srv_refuse(srv, c, m->seq, -EPERM, why);
+		return;
+	}
+	if (m->reg.length > c->max_pinned) {
+		snprintf(why, sizeof(why), "REGISTER by lease: a window of %llu bytes is more than the connection's %llu pinned bytes",
+			 (unsigned long long)m->reg.length, (unsigned long long)c->max_pinned);
+		dmki_srv_refuse(srv, c, m->seq, -ENOSPC, why);
+		return;
+	}
+	rc = dmki_lease_open(be->space, m->reg.length, &c->lease);
+	if (rc) {
+		snprintf(why, sizeof(why), "REGISTER by lease: %s", dmk_last_error());
+		dmki_srv_refuse(srv, c, m->seq, rc, why);
+		return;
+	}
+	memset(&ok, 0, sizeof(ok));
+	ok.type = DMK_IPC_COMPLETION;
+	ok.seq = m->seq;
+	ok.comp.bytes = c->lease->base;
+	dmki_srv_log(srv, "dmakitd: client %u (pid %d): lease [%#llx, +%llu)", c->id, (int)c->pid,
+	     (unsigned long long)c->lease->base, (unsigned long long)c->lease->size);
+	if (dmk_ipc_send(c->fd, &ok, dmk_vfio_container_fd(be->space)) != 0)
+		c->unheard = true;	/* closed after this message; the window goes */
+}
+
+void dmki_srv_register(struct dmk_ipc_server *srv, struct srv_client *c,
+			const struct dmk_ipc_msg *m, int fd)
+{
+	const struct dmk_ipc_register *rq = &m->reg;
+	struct srv_region nr, *grown;
+	struct dmk_ipc_msg ok;
+	char why[DMK_IPC_REASON_MAX + 1];
+	int pool_fd = -1;
+
+	memset(&nr, 0, sizeof(nr));
+	if (rq->route == DMK_IPC_ROUTE_LEASE && rq->offset == 0 && rq->addr == 0) {
+		lease_grant(srv, c, m);
+		goto out;
+	}
+	if (rq->route != DMK_IPC_ROUTE_MEMFD && fd >= 0) {
+		snprintf(why, sizeof(why), "REGISTER: the %s route takes no descriptor",
+			 dmk_ipc_route_name(rq->route));
+		dmki_srv_refuse(srv, c, m->seq, -EINVAL, why);
+		goto out;
+	}
+	if (rq->route == DMK_IPC_ROUTE_COPY && !srv->bounce) {
+		dmki_srv_refuse(srv, c, m->seq, -ENOTSUP, "REGISTER: this daemon has no copy route");
+		goto out;
+	}
+	if (rq->route == DMK_IPC_ROUTE_MEMFD && fd < 0) {
+		dmki_srv_refuse(srv, c, m->seq, -EINVAL, "REGISTER: the memfd route needs a descriptor");
+		goto out;
+	}
+	if (c->nregions >= c->max_regions) {
+		snprintf(why, sizeof(why), "REGISTER: the connection holds its %u regions already",
+			 c->max_regions);
+		dmki_srv_refuse(srv, c, m->seq, -ENOSPC, why);
+		goto out;
+	}
+	if (rq->length > c->max_pinned - c->pinned) {
+		snprintf(why, sizeof(why),
+			 "REGISTER: %llu bytes more would pass the connection's %llu pinned bytes",
+			 (unsigned long long)rq->length, (unsigned long long)c->max_pinned);
+		dmki_srv_refuse(srv, c, m->seq, -ENOSPC, why);
+		goto out;
+	}
+	nr.route = rq->route;
+	nr.prot = rq->prot;
+	nr.len = rq->length;
+	if (rq->route == DMK_IPC_ROUTE_MEMFD) {
+		struct stat st;
+		int seals, mprot, rc;
+
+		if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+			dmki_srv_refuse(srv, c, m->seq, -EINVAL, "REGISTER: the descriptor is not a regular file");
+			goto out;
+		}
+		if (rq->offset > (uint64_t)st.st_size || rq->length > (uint64_t)st.st_size - rq->offset) {
+			snprintf(why, sizeof(why), "REGISTER: %llu+%llu is past the file's %lld bytes",
+				 (unsigned long long)rq->offset, (unsigned long long)rq->length,
+				 (long long)st.st_size);
+			dmki_srv_refuse(srv, c, m->seq, -EINVAL, why);
+			goto out;
+		}
+		seals = fcntl(fd, F_GET_SEALS);
+		if (seals < 0 || !(seals & F_SEAL_SHRINK)) {
+			dmki_srv_refuse(srv, c, m->seq, -EINVAL,
+			       "REGISTER: the file is not sealed with F_SEAL_SHRINK (it could shrink under the device)");
+			goto out;
+		}
+		mprot = PROT_READ | (rq->prot & DMK_PROT_WRITE ? PROT_WRITE : 0);
+		nr.map_len = (size_t)((rq->length + PAGE - 1) & ~(uint64_t)(PAGE - 1));
+		nr.map = mmap(NULL, nr.map_len, mprot, MAP_SHARED, fd, (off_t)rq->offset);
+		if (nr.map == MAP_FAILED) {
+			int e = errno;
+
+			nr.map = NULL;
+			snprintf(why, sizeof(why), "REGISTER: mapping the file: %s", strerror(e));
+			dmki_srv_refuse(srv, c, m->seq, -e, why);
+			goto out;
+		}
+		rc = dmk_region_register(srv->be->space, nr.map, (size_t)rq->length, rq->prot, &nr.reg);
+		if (rc) {
+			snprintf(why, sizeof(why), "REGISTER: %s", dmk_last_error());
+			munmap(nr.map, nr.map_len);
+			dmki_srv_refuse(srv, c, m->seq, rc, why);
+			goto out;
+		}
+	} else if (rq->route == DMK_IPC_ROUTE_LEASE) {
+		struct dmki_lease_reg lr = { new_handle(srv), rq->offset, rq->length, rq->addr,
+					     rq->prot };
+		char lwhy[160] = "the connection holds no lease";
+		int rc = c->lease ? dmki_lease_add(c->lease, &lr, lwhy, sizeof(lwhy)) : -EPERM;
+
+		if (rc) {
+			snprintf(why, sizeof(why), "REGISTER by lease: %s", lwhy);
+			dmki_srv_refuse(srv, c, m->seq, rc, why);
+			goto out;
+		}
+		nr.addr = rq->offset;
+		nr.handle = lr.handle;
+	} else if (rq->route == DMK_IPC_ROUTE_POOL) {
+		int rc = pool_alloc(srv, &nr, &pool_fd);
+
+		if (rc) {
+			snprintf(why, sizeof(why), "REGISTER: %s", dmk_last_error());
+			dmki_srv_refuse(srv, c, m->seq, rc, why);
+			goto out;
+		}
+	} else {
+		nr.addr = rq->addr;
+	}
+	grown = realloc(c->regions, (c->nregions + 1) * sizeof(*grown));
+	if (!grown) {
+		if (nr.reg)
+			dmk_region_unregister(nr.reg);
+		if (nr.map)
+			munmap(nr.map, nr.map_len);
+		if (pool_fd >= 0)
+			close(pool_fd);
+		pool_fd = -1;
+		if (nr.handle)
+			dmki_lease_remove(c->lease, nr.handle);
+		dmki_srv_refuse(srv, c, m->seq, -ENOMEM, "REGISTER: out of memory");
+		goto out;
+	}
+	c->regions = grown;
+	if (!nr.handle)
+		nr.handle = new_handle(srv);
+	c->regions[c->nregions++] = nr;
+	c->pinned += nr.len;
+	STAT_ADD(srv, regions, 1);
+	memset(&ok, 0, sizeof(ok));
+	ok.type = DMK_IPC_COMPLETION;
+	ok.seq = m->seq;
+	ok.comp.route = nr.route;
+	ok.comp.handle = nr.handle;
+	if (dmk_ipc_send(c->fd, &ok, pool_fd) != 0)
+		c->unheard = true;	/* closed after this message; the region goes */
+out:
+	if (fd >= 0)
+		close(fd);
+	if (pool_fd >= 0)
+		close(pool_fd);
+}
+
+void dmki_srv_unregister(struct dmk_ipc_server *srv, struct srv_client *c,
+			  const struct dmk_ipc_msg *m)
+{
+	struct srv_region *r = own_region(srv, c, m, m->unreg.handle);
+	struct dmk_ipc_msg ok;
+
+	if (!r)
+		return;
+	if (r->busy) {
+		char why[128];
+
+		snprintf(why, sizeof(why), "UNREGISTER: region %llu has %u request(s) on the device",
+			 (unsigned long long)r->handle, r->busy);
+		dmki_srv_refuse(srv, c, m->seq, -EBUSY, why);
+		return;
+	}
+	dmki_srv_region_release(srv, c, r);
+	if (r->route == DMK_IPC_ROUTE_LEASE)
+		dmki_lease_remove(c->lease, r->handle);
+	*r = c->regions[--c->nregions];
+	memset(&ok, 0, sizeof(ok));
+	ok.type = DMK_IPC_COMPLETION;
+	ok.seq = m->seq;
+	dmki_srv_reply(c, &ok);
+}
