@@ -31,6 +31,10 @@
  * cases, DMK_IPC_BENCH_ROUNDS times, default 5, each case for
  * DMK_IPC_BENCH_SECS seconds, default 0.2, after a warm-up round that is
  * not counted), and each figure is the median of its rounds.
+ * DMK_IPC_BENCH_INPROC_MEMFD=1 makes the in-process buffer a memfd mapping
+ * (shared memory pages, as the memfd and pool routes use) instead of
+ * posix_memalign's: a control for what the kind of memory costs the device
+ * apart from the crossing.
  *
  * Output, one line per case (medians over the rounds; min and max too):
  *
@@ -494,7 +498,8 @@ int main(void)
 	struct dmk_region *reg;
 	struct inproc ip;
 	pthread_t th[NSRV];
-	int cmd[2], res[2], st;
+	bool inproc_memfd = getenv("DMK_IPC_BENCH_INPROC_MEMFD") != NULL;
+	int cmd[2], res[2], st, mfd = -1;
 	uint64_t seed = 1;
 	char b;
 	pid_t pid;
@@ -536,7 +541,12 @@ int main(void)
 		FAILF("%u I/O queues, 3 wanted", in.io_queues);
 	lba_size = in.lba_size;
 	ip.queue = 2;
-	if (posix_memalign((void **)&ip.buf, 4096, BUFLEN))
+	if (inproc_memfd) {
+		/* A control: the in-process buffer of the kind the memfd route
+		 * uses (shared memory pages), not posix_memalign's. */
+		TRY(dmk_ipc_memfd_alloc(BUFLEN, (void **)&ip.buf, &mfd));
+		printf("# in-process buffer: a memfd mapping (DMK_IPC_BENCH_INPROC_MEMFD)\n");
+	} else if (posix_memalign((void **)&ip.buf, 4096, BUFLEN))
 		FAILF("posix_memalign");
 	memset(ip.buf, 0xa5, BUFLEN);
 	TRY(dmk_region_register(sp, ip.buf, BUFLEN, DMK_PROT_RW, &reg));
@@ -609,7 +619,12 @@ int main(void)
 	TRY(dmk_nvme_close(ip.ctrl));
 	TRY(dmk_pci_close(pci));
 	TRY(dmk_space_destroy(sp));
-	free(ip.buf);
+	if (inproc_memfd) {
+		munmap(ip.buf, BUFLEN);
+		close(mfd);
+	} else {
+		free(ip.buf);
+	}
 	printf("PASS ipc_nvme_bench\n");
 	return 0;
 }
