@@ -26,9 +26,14 @@
  *			(process_vm_writev from the daemon's bounce buffer).
  *
  * Each figure is the median of 7 timed loops of about 20 ms after a
- * warm-up. Nothing is pinned; -q runs shorter loops.
+ * warm-up. Nothing is pinned; -q runs shorter loops; -r only the rings at
+ * depth 1 and 32 with the daemon polling, in loops of 200 ms (for perf);
+ * IPC_BENCH_QD=N measures that ring depth alone, IPC_BENCH_POLL_US the
+ * polling daemon's ring_poll_us (default 50), IPC_BENCH_PIN=1 pins the
+ * daemon to CPU 1 and the application to CPU 0.
  */
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -55,6 +60,9 @@
 #define REPEATS 7
 
 static double target_ns = 20e6;
+static int rings_only;	/* -r: the rings at depth 1 and 32 with the daemon
+			 * polling, loops of 200 ms (for perf) */
+static unsigned only_qd;	/* IPC_BENCH_QD: that ring depth alone */
 
 static void die(const char *what, int rc)
 {
@@ -110,6 +118,20 @@ static void inproc_loop(void *ctx, uint64_t n)
 
 /* ---- the daemon in a process of its own ---- */
 
+/* IPC_BENCH_PIN=1: the daemon on CPU 1, the application (and the
+ * in-process loop) on CPU 0, so that they never share a CPU. */
+static void pin(int cpu)
+{
+	cpu_set_t set;
+
+	if (!getenv("IPC_BENCH_PIN") || atoi(getenv("IPC_BENCH_PIN")) != 1)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set))
+		die("sched_setaffinity", -errno);
+}
+
 static pid_t daemon_start(const char *path, unsigned poll_us)
 {
 	struct dmk_ipc_server_opts o;
@@ -126,6 +148,7 @@ static pid_t daemon_start(const char *path, unsigned poll_us)
 		die("fork", -errno);
 	if (pid == 0) {
 		close(pfd[0]);
+		pin(1);
 		rc = dmk_ipc_backend_sim_create(LBA, NLBA, &be);
 		if (rc)
 			die("sim backend", rc);
@@ -217,15 +240,21 @@ int main(int argc, char **argv)
 	double base, ns;
 	int rc;
 
-	if (argc > 1 && strcmp(argv[1], "-q") == 0)
+	if (argc > 1 && strcmp(argv[1], "-q") == 0) {
 		target_ns = 2e6;
-	else if (argc > 1) {
-		fprintf(stderr, "usage: ipc_bench [-q]\n");
+	} else if (argc > 1 && strcmp(argv[1], "-r") == 0) {
+		rings_only = 1;
+		target_ns = 200e6;
+	} else if (argc > 1) {
+		fprintf(stderr, "usage: ipc_bench [-q | -r]\n");
 		return 2;
 	}
+	if (getenv("IPC_BENCH_QD"))
+		only_qd = (unsigned)atoi(getenv("IPC_BENCH_QD"));
 	if (getenv("IPC_BENCH_POLL_US"))
 		polls[1] = (unsigned)atoi(getenv("IPC_BENCH_POLL_US"));
 	signal(SIGPIPE, SIG_IGN);
+	pin(0);
 	if (!mkdtemp(dir))
 		die("mkdtemp", -errno);
 	snprintf(path, sizeof(path), "%s/sock", dir);
@@ -247,7 +276,7 @@ int main(int argc, char **argv)
 	printf("case=ipc_inproc size=4096 ns_per_op=%.1f\n", base);
 	fflush(stdout);
 
-	for (size_t k = 0; k < sizeof(polls) / sizeof(polls[0]); k++) {
+	for (size_t k = rings_only ? 1 : 0; k < sizeof(polls) / sizeof(polls[0]); k++) {
 		const unsigned qds[] = { 1, 32 };
 		struct remote r;
 		unsigned route;
@@ -268,12 +297,16 @@ int main(int argc, char **argv)
 		r.size = 4096;
 		for (size_t q = 0; q < 2; q++) {
 			r.qd = qds[q];
+			if (only_qd && r.qd != only_qd)
+				continue;
 			ns = measure(remote_loop, &r);
 			printf("case=ipc_ring size=4096 qd=%u poll_us=%u ns_per_op=%.1f\n", r.qd, polls[k], ns);
 			printf("case=ipc_ratio size=4096 qd=%u poll_us=%u ratio=%.2f\n", r.qd, polls[k],
 			       ns / base);
 			fflush(stdout);
 		}
+		if (rings_only)
+			goto done;
 		r.qd = 1;
 		r.socket = 1;
 		ns = measure(remote_loop, &r);
@@ -307,6 +340,7 @@ int main(int argc, char **argv)
 			}
 			free(heap);
 		}
+done:
 		dmk_ipc_client_close(r.c);
 		munmap(buf, MAXIO);
 		close(fd);

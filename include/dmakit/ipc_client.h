@@ -399,8 +399,11 @@ int dmk_ipc_client_submit(struct dmk_ipc_client *c, unsigned op, uint64_t handle
  * @out: receives up to @max completions (tag, status), in completion order.
  * @max: room in @out.
  * @min: wait until this many have come (cut to the requests in flight);
- *	0 does not wait. Waiting looks at the ring for about 20 us, then
- *	sleeps on the completion doorbell and the socket.
+ *	0 does not wait. Waiting looks at the ring for about 20 us while
+ *	the daemon is awake or has just been woken by this connection's
+ *	request doorbell (its answer then needs no completion doorbell),
+ *	yielding the CPU now and then, and then sleeps on the completion
+ *	doorbell and the socket.
  *
  * Thread safety: not with other uses of @c.
  *

@@ -41,6 +41,7 @@ struct dmk_ipc_client {
 	uint32_t cq_head;	/* ours, published to hdr->cq_head */
 	uint32_t inflight;
 	uint64_t next_tag;
+	int rang;		/* we rang the request doorbell since the last wait */
 	int req_efd;
 	int cq_efd;
 };
@@ -390,24 +391,37 @@ int dmk_ipc_client_submit(struct dmk_ipc_client *c, unsigned op, uint64_t handle
 	if (c->inflight >= c->entries)
 		return -EAGAIN;
 	e = &c->sq[c->sq_tail & (c->entries - 1)];
-	e->op = op;
-	e->flags = 0;
-	e->handle = handle;
-	e->offset = offset;
-	e->length = length;
-	e->lba = lba;
-	e->tag = tag;
+	/* One store of the whole entry, built in registers: the slot is ours
+	 * until the tail below publishes it (the daemon reads no slot past
+	 * the tail it loaded with acquire), so plain stores suffice. */
+	*e = (struct dmk_ipc_sqe){ .op = op, .flags = 0, .handle = handle, .offset = offset,
+				   .length = length, .lba = lba, .tag = tag };
 	c->sq_tail++;
 	c->inflight++;
-	__atomic_store_n(&c->hdr->sq_tail, c->sq_tail, __ATOMIC_RELEASE);
-	/* Publish, fence, read the flag (ring_arm in the daemon does the
-	 * reverse): a daemon going to sleep sees the entry or we see its flag. */
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&c->hdr->sq_flags, __ATOMIC_RELAXED) & DMK_IPC_RING_NEED_WAKEUP) {
+	/*
+	 * Publish the tail and read the daemon's flag with no lost wakeup.
+	 * The daemon going to sleep (dmki_srv_ring_arm) stores NEED_WAKEUP,
+	 * issues a seq_cst fence and loads the tail. Here the tail is
+	 * published by a seq_cst read-modify-write and the flag read with a
+	 * seq_cst load. Were the entry missed by the daemon's load and the
+	 * flag by ours, the single total order S of seq_cst operations and
+	 * fences would hold a cycle (C11/C++20 [atomics.order]): our load
+	 * reads before the daemon's store, which precedes its fence, so our
+	 * load precedes that fence in S; the fence precedes the daemon's
+	 * load, which reads before our exchange, so the fence precedes our
+	 * exchange in S; and our exchange is sequenced before our load. The
+	 * exchange is also a release: the entry's stores above are visible to
+	 * a daemon that reads this tail with acquire. On x86 this is one
+	 * XCHG and a plain load, where a release store and a seq_cst fence
+	 * were a store and an MFENCE.
+	 */
+	(void)__atomic_exchange_n(&c->hdr->sq_tail, c->sq_tail, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&c->hdr->sq_flags, __ATOMIC_SEQ_CST) & DMK_IPC_RING_NEED_WAKEUP) {
 		uint64_t one = 1;
 
 		if (write(c->req_efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 			return dmki_fail(-errno, "ringing the request doorbell: %s", strerror(errno));
+		c->rang = 1;
 	}
 	return 0;
 }
@@ -475,10 +489,15 @@ int dmk_ipc_client_reap(struct dmk_ipc_client *c, struct dmk_ipc_cqe *out, unsig
 		int rc;
 
 		/* A short look before sleeping while the daemon is awake (it
-		 * answers sooner than a wakeup would); none when it sleeps,
-		 * whose answer comes after a wakeup anyway and may want this
-		 * CPU. */
-		if (!(__atomic_load_n(&c->hdr->sq_flags, __ATOMIC_RELAXED) & DMK_IPC_RING_NEED_WAKEUP) &&
+		 * answers sooner than a wakeup would), or waking up to the
+		 * doorbell we rang: looking then saves it ringing ours, and
+		 * us two system calls and a wakeup (poll, read). None when it
+		 * sleeps and we did not ring: its answer comes after a wakeup
+		 * anyway and may want this CPU. The relaxed load of the flag
+		 * only steers this; what is taken from the ring is ordered
+		 * by the acquire load of cq_tail in reap_some(). */
+		if ((c->rang ||
+		     !(__atomic_load_n(&c->hdr->sq_flags, __ATOMIC_RELAXED) & DMK_IPC_RING_NEED_WAKEUP)) &&
 		    (spins < 64 || (spins & 63) ||
 		     (t0 ? mono_ns() - t0 : (t0 = mono_ns(), 0)) < 20000)) {
 			n += reap_some(c, out + n, max - n);
@@ -487,6 +506,7 @@ int dmk_ipc_client_reap(struct dmk_ipc_client *c, struct dmk_ipc_cqe *out, unsig
 				sched_yield();
 			continue;
 		}
+		c->rang = 0;
 		__atomic_store_n(&c->hdr->cq_flags, DMK_IPC_RING_NEED_WAKEUP, __ATOMIC_RELAXED);
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 		n += reap_some(c, out + n, max - n);
@@ -500,6 +520,7 @@ int dmk_ipc_client_reap(struct dmk_ipc_client *c, struct dmk_ipc_cqe *out, unsig
 		__atomic_store_n(&c->hdr->cq_flags, 0, __ATOMIC_RELAXED);
 		n += reap_some(c, out + n, max - n);
 	}
+	c->rang = 0;
 	return (int)n;
 }
 
