@@ -551,6 +551,54 @@ static void test_refusals(void **state)
 	stop(&f);
 }
 
+/* The daemon-wide cap on pinned bytes: memfd and pool regions of all
+ * clients together; a copy region pins nothing of the daemon's. */
+static void test_daemon_pinned_cap(void **state)
+{
+	struct dmk_ipc_server_opts o;
+	struct dmk_ipc_client *a, *b;
+	uint64_t ha, hb, hc;
+	unsigned route;
+	uint8_t *ba, *bb, *pool;
+	int fa, fb;
+	struct fixture f;
+
+	(void)state;
+	dmk_ipc_server_opts_init(&o);
+	o.max_pinned_total = 12 * LBA;
+	start(&f, &o);
+	assert_int_equal(dmk_ipc_client_connect(f.path, NULL, &a), 0);
+	assert_int_equal(dmk_ipc_client_connect(f.path, NULL, &b), 0);
+	assert_int_equal(dmk_ipc_memfd_alloc(8 * LBA, (void **)&ba, &fa), 0);
+	assert_int_equal(dmk_ipc_memfd_alloc(8 * LBA, (void **)&bb, &fb), 0);
+	assert_int_equal(dmk_ipc_client_register_memfd(a, fa, 0, 8 * LBA, DMK_PROT_RW, &ha, &route), 0);
+	assert_int_equal(stats(&f).pinned, 8 * LBA);
+	/* b is within its own limit, the daemon is not */
+	assert_int_equal(dmk_ipc_client_register_memfd(b, fb, 0, 8 * LBA, DMK_PROT_RW, &hb, &route), -EDQUOT);
+	assert_non_null(strstr(dmk_last_error(), "for all clients together"));
+	assert_int_equal(dmk_ipc_client_alloc_pool(b, 8 * LBA, DMK_PROT_RW, (void **)&pool, &hb, &route), -EDQUOT);
+	assert_int_equal(dmk_ipc_client_alloc_pool(b, 4 * LBA, DMK_PROT_RW, (void **)&pool, &hb, &route), 0);
+	assert_int_equal(stats(&f).pinned, 12 * LBA);
+	assert_int_equal(dmk_ipc_client_register_copy(b, bb, 8 * LBA, DMK_PROT_RW, &hc, &route), 0);
+	assert_int_equal(stats(&f).pinned, 12 * LBA);
+	/* a region given back makes room */
+	assert_int_equal(dmk_ipc_client_unregister(a, ha), 0);
+	assert_int_equal(stats(&f).pinned, 4 * LBA);
+	assert_int_equal(dmk_ipc_client_register_memfd(b, fb, 0, 8 * LBA, DMK_PROT_RW, &hb, &route), 0);
+	dmk_ipc_client_close(a);
+	dmk_ipc_client_close(b);
+	for (int i = 0; i < 500 && stats(&f).regions; i++)
+		usleep(2000);
+	assert_int_equal(stats(&f).pinned, 0);
+	assert_int_equal(stats(&f).dropped, 0);
+	munmap(ba, 8 * LBA);
+	munmap(bb, 8 * LBA);
+	munmap(pool, 4 * LBA);
+	close(fa);
+	close(fb);
+	stop(&f);
+}
+
 /* The lease route needs a VFIO container: a sim daemon refuses the window,
  * not pretends it; a lease registration without a window is refused too. */
 static void test_routes_not_implemented(void **state)
@@ -1374,6 +1422,7 @@ int main(void)
 		cmocka_unit_test(test_hostile_disconnects_only_sender),
 		cmocka_unit_test(test_sigkill_client),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_daemon_pinned_cap),
 		cmocka_unit_test(test_routes_not_implemented),
 		cmocka_unit_test(test_daemon_gone),
 		cmocka_unit_test(test_dmakitd_process),

@@ -190,6 +190,13 @@ int dmk_ipc_backend_destroy(struct dmk_ipc_backend *be);
  * @max_pinned: most bytes one client may have registered; a HELLO may ask
  *	for less. Default 1 GiB.
  * @max_regions: most regions one client may hold. Default 64.
+ * @max_pinned_total: most bytes the daemon pins for all clients together
+ *	(regions of the memfd and pool routes, which it registers in its own
+ *	space; the copy route pins only the bounce buffer, and lease
+ *	mappings are pinned and accounted to the client that made them).
+ *	A REGISTER that would pass it is refused with -EDQUOT, whatever the
+ *	client's own limit. 0 (the default) means half of the machine's
+ *	physical memory, read when the server is created.
  * @bounce_size: bytes of the bounce buffer of the copy route, rounded up
  *	to whole logical blocks; 0 disables the copy route (-ENOTSUP).
  *	Default 1 MiB.
@@ -213,6 +220,7 @@ struct dmk_ipc_server_opts {
 	int log_fd;
 	unsigned ring_entries;
 	unsigned ring_poll_us;
+	uint64_t max_pinned_total;
 };
 
 /**
@@ -223,6 +231,8 @@ struct dmk_ipc_server_opts {
  * @bytes: bytes moved by successful READs and WRITEs.
  * @copied: of those, bytes that went through the copy route.
  * @regions: regions registered now, all clients together.
+ * @pinned: bytes the daemon pins now for all clients together (the
+ *	regions counted by &dmk_ipc_server_opts.max_pinned_total).
  * @refused: requests refused with an ERROR (connection kept).
  * @forged: of those, requests naming a handle not the client's.
  * @dropped: connections closed for a malformed or misplaced message.
@@ -234,6 +244,7 @@ struct dmk_ipc_server_stats {
 	uint64_t bytes;
 	uint64_t copied;
 	uint64_t regions;
+	uint64_t pinned;
 	uint64_t refused;
 	uint64_t forged;
 	uint64_t dropped;

@@ -463,6 +463,12 @@ int dmk_ipc_server_create(const char *path, struct dmk_ipc_backend *be,
 		free(srv);
 		return rc;
 	}
+	srv->pinned_cap = srv->opts.max_pinned_total;
+	if (!srv->pinned_cap) {
+		long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+
+		srv->pinned_cap = pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz / 2 : 1ull << 30;
+	}
 	srv->be = be;
 	srv->lfd = srv->stopfd = -1;
 	srv->next_handle = 1;

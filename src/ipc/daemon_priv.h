@@ -92,6 +92,7 @@ struct dmk_ipc_server {
 	void *bounce;
 	size_t bounce_len;
 	struct dmk_region *bounce_reg;
+	uint64_t pinned_cap;		/* opts.max_pinned_total, resolved */
 	pthread_mutex_t lock;		/* stats */
 	struct dmk_ipc_server_stats stats;
 };
