@@ -89,7 +89,7 @@
 #define SEED_GOOD 200		/* the well-behaved client's block that stays */
 #define SEED_GOOD_ROUND 201	/* its rounds: 201 + n % 40 */
 #define SEED_GOOD_FINAL 241
-#define SEED_RAW 245		/* the raw client's own blocks */
+#define SEED_RAW 245		/* the raw client's own blocks: 245, 246 */
 
 static const char *sock_path = "/tmp/dmakitd-iso.sock";
 static struct vmipc d;
@@ -432,11 +432,19 @@ static int good_app(void *arg)
 		return 12;
 	/* block 0 keeps SEED_GOOD all along; block 1 changes every round */
 	fill_seed(buf, SLOT, SEED_GOOD);
-	if (dmk_ipc_client_write(c, h, 0, SLOT, lba0))
+	fill_seed(buf + SLOT, SLOT, SEED_GOOD);
+	if (dmk_ipc_client_write(c, h, 0, 2 * SLOT, lba0))
 		return 13;
 	while (read(a->go, &ch, 1) == 1 && ch == 'g') {
 		unsigned seed = SEED_GOOD_ROUND + n % 40;
 
+		/* the buffer is as the last round left it: a forged READ
+		 * into it that moved bytes would show here */
+		if (differs_seed(buf, SLOT, SEED_GOOD) >= 0 ||
+		    differs_seed(buf + SLOT, SLOT, n ? SEED_GOOD_ROUND + (n - 1) % 40 : SEED_GOOD) >= 0) {
+			fprintf(stderr, "well-behaved client, round %u: its buffer changed between rounds\n", n);
+			return 21;
+		}
 		fill_seed(buf + SLOT, SLOT, seed);
 		if (dmk_ipc_client_write(c, h, SLOT, SLOT, lba1))
 			return 14;
@@ -732,6 +740,12 @@ static int hostile_app(void *arg)
 		return 17;
 	drop_case(a, "ipc-hostile-completion-from-client", true, raw, n, -EPROTO);
 
+	/* Its second block holds SEED_RAW + 1 (the forged WRITEs below aim
+	 * there). */
+	fill_seed(buf, SLOT, SEED_RAW + 1);
+	if (raw_io(rfd, DMK_IPC_WRITE, 99, h, 0, SLOT, a->area + SLOT / bs, why, sizeof(why)))
+		return 19;
+
 	/* Well-formed requests the daemon refuses, the connection kept. The
 	 * region holds 0xa5: a refused READ must not touch it. */
 	memset(buf, 0xa5, SLOT);
@@ -758,11 +772,12 @@ static int hostile_app(void *arg)
 	refuse_case(a, rfd, "ipc-hostile-made-up-handle-write", DMK_IPC_WRITE, h + 1000, 0, bs,
 		    a->area, -EPERM, buf, SLOT, 0xa5);
 	/* the well-behaved client's real handle: the READ would fill its
-	 * buffer with these blocks, the WRITE would put its bytes here */
+	 * buffer with these blocks (it looks at the next round), the WRITE
+	 * would put its bytes on this client's second block (read below) */
 	refuse_case(a, rfd, "ipc-hostile-others-handle-read", DMK_IPC_READ, good_h, 0, SLOT,
 		    a->area, -EPERM, buf, SLOT, 0xa5);
 	refuse_case(a, rfd, "ipc-hostile-others-handle-write", DMK_IPC_WRITE, good_h, 0, SLOT,
-		    a->area, -EPERM, buf, SLOT, 0xa5);
+		    a->area + SLOT / bs, -EPERM, buf, SLOT, 0xa5);
 	a->sent.forged += 4;
 	{
 		/* UNREGISTER of another's and of a made-up handle */
@@ -786,6 +801,13 @@ static int hostile_app(void *arg)
 	}
 	if (!good_round(a))
 		result(false, "ipc-hostile-good-served", "after the handle refusals");
+	memset(buf, 0, SLOT);
+	rc = raw_io(rfd, DMK_IPC_READ, 398, h, 0, SLOT, a->area + SLOT / bs, why, sizeof(why));
+	result(rc == 0 && differs_seed(buf, SLOT, SEED_RAW + 1) < 0, "ipc-hostile-forged-write-moved-nothing",
+	       "its second block: READ %d, %s; %s", rc, why,
+	       differs_seed(buf, SLOT, SEED_RAW + 1) < 0 ? "as written" : "NOT as written before the forged WRITE");
+	if (rc == 0)
+		dmkcheck_seed((a->area + SLOT / bs) * bs, SLOT, SEED_RAW + 1);
 
 	/* The connection that was refused so much still does its own I/O,
 	 * and the refused WRITEs left its blocks as it writes them now. */
