@@ -424,7 +424,9 @@ int dmk_ipc_send(int sock, const struct dmk_ipc_msg *msg, int fd);
  * Thread safety: safe, one receiver per socket.
  *
  * Return: 0; -ECONNRESET when the peer closed the connection (end of
- * file); -EBADMSG for a datagram that was too long, truncated control
+ * file), and for an empty datagram, which recvmsg() cannot tell from the
+ * end of file on a SOCK_SEQPACKET socket (the daemon closes that sender as
+ * gone); -EBADMSG for a datagram that was too long, truncated control
  * data or unexpected descriptors; the errors of dmk_ipc_decode() (no
  * descriptor is left open then); another negative errno of recvmsg().
  */
