@@ -169,7 +169,7 @@ static int child_client(const char *path, int how)
 	if (dmk_ipc_client_connect(path, NULL, &c))
 		return 10;
 	dmk_ipc_client_limits(c, &g);
-	if (g.lba_size != LBA || g.nlba != NLBA || g.max_inflight != 1)
+	if (g.lba_size != LBA || g.nlba != NLBA || g.max_inflight != 256 /* the default ring_entries */)
 		return 11;
 	if (how == ROUTE_COPY) {
 		if (posix_memalign((void **)&buf, 64, size))
@@ -1267,6 +1267,7 @@ static void test_drain_on_sigkill(void **state)
 	for (int i = 0; i < 500 && dmk_ipc_backend_sim_held(f.be) != 4; i++)
 		usleep(10000);
 	assert_int_equal(dmk_ipc_backend_sim_held(f.be), 4);
+	assert_true(stats(&f).inflight == 4 && stats(&f).drained == 0);
 	assert_int_equal(kill(pid, SIGKILL), 0);
 	assert_int_equal(waitpid(pid, &st, 0), pid);
 	assert_true(WIFSIGNALED(st));
@@ -1298,6 +1299,7 @@ static void test_drain_on_sigkill(void **state)
 		usleep(10000);
 	assert_non_null(strstr(logged(&f), "drained, 1 region(s) released"));
 	assert_null(strstr(logged(&f), "on the device: error"));
+	assert_true(stats(&f).inflight == 0 && stats(&f).drained == 1);
 	assert_int_equal(differs(f.disk + 200 * LBA, 4 * LBA, 9), -1);
 	assert_true(stats(&f).regions == 1);
 	assert_int_equal(buffer_maps(), maps - 1);
