@@ -13,7 +13,8 @@
  * commands than the queue takes), and one is killed with entries on the
  * device: the daemon keeps its memory until the device is done with them.
  * The test holds the controller's doorbells (a debug hook) to have the
- * requests provably in flight at a moment it chooses.
+ * requests provably in flight at a moment it chooses. The controller
+ * interrupts (MSI-X): the daemon sleeps on the queue's eventfd.
  *
  * Environment: DMK_NVME_BDF (required).
  * Prints one "PASS name" or "FAIL name: why" line per check; exits 1 when
@@ -552,8 +553,12 @@ int main(void)
 	SETUP(dmk_pci_open(sp, bdf, &pci), "setup");
 	dmk_nvme_opts_init(&no);
 	no.max_transfer = MAX_XFER;	/* ring requests of several commands, on little disk */
+	/* The daemon sleeps on the queue's interrupt here; test_ipc_lease and
+	 * ipc_read have it poll a queue without one. */
+	no.use_msix = 1;
 	SETUP(dmk_nvme_open(sp, pci, &no, &ctrl), "setup");
 	dmk_nvme_info(ctrl, &info);
+	SETUP(info.msix ? 0 : -ENOTSUP, "setup");
 	bs = info.lba_size;
 	/* Blocks at 3/4 of the namespace: the other guest tests write lower. */
 	base = info.nlba / 4 * 3;
