@@ -531,6 +531,88 @@ static void test_ring_sigkill(uint64_t lba)
 	dmkcheck_seed(lba * bs, wlen, 47);
 }
 
+/*
+ * The same without the hook: an application reading @lba.. (the memfd
+ * depth test's blocks, pattern 50) through the rings 32 entries at a time,
+ * over and over, is killed whenever that happens to be. Afterwards nothing
+ * of it is left, nothing is in flight, and the daemon reads the same
+ * blocks right for the next application.
+ */
+static void test_ring_sigkill_streaming(uint64_t lba)
+{
+	struct dmk_ipc_server_stats s0 = stats(), s1;
+	struct dmk_ipc_client *c;
+	uint64_t at_kill = 0, h;
+	unsigned route;
+	uint8_t *buf;
+	int p[2], st, fd, rc = -1;
+	pid_t pid;
+	char ch;
+
+	if (pipe(p)) {
+		result(false, "ipc-ring-sigkill-streaming", "pipe");
+		return;
+	}
+	pid = fork();
+	if (pid == 0) {
+		struct dmk_ipc_cqe ce[32];
+		unsigned next = 0;
+
+		close(p[0]);
+		if (dmk_ipc_client_connect(sock_path, NULL, &c) || dmk_ipc_client_rings(c, 32, NULL) ||
+		    dmk_ipc_memfd_alloc(DEPTH_LEN, (void **)&buf, &fd) ||
+		    dmk_ipc_client_register_memfd(c, fd, 0, DEPTH_LEN, DMK_PROT_RW, &h, &route))
+			_exit(1);
+		for (unsigned i = 0; i < 32; i++, next++)
+			if (dmk_ipc_client_submit(c, DMK_IPC_READ, h, next % 112 * 4 * KiB, 4 * KiB,
+						  lba + next % 112 * 4 * KiB / bs, next))
+				_exit(2);
+		if (write(p[1], "s", 1) != 1)
+			_exit(3);
+		for (;;) {
+			int k = dmk_ipc_client_reap(c, ce, 32, 1);
+
+			for (int j = 0; j < k; j++, next++)
+				if (ce[j].status ||
+				    dmk_ipc_client_submit(c, DMK_IPC_READ, h, next % 112 * 4 * KiB, 4 * KiB,
+							  lba + next % 112 * 4 * KiB / bs, next))
+					_exit(4);
+		}
+	}
+	close(p[1]);
+	if (pid > 0 && read(p[0], &ch, 1) == 1) {
+		usleep(200000);
+		at_kill = stats().inflight;
+		kill(pid, SIGKILL);
+	}
+	close(p[0]);
+	if (pid > 0)
+		waitpid(pid, &st, 0);
+	wait_idle();
+	for (int i = 0; i < 500 && stats().inflight; i++)
+		usleep(10000);
+	s1 = stats();
+	printf("  (%" PRIu64 " entries in flight just before the kill, %" PRIu64 " requests served, drained %" PRIu64 " -> %" PRIu64 ")\n",
+	       at_kill, s1.requests - s0.requests, s0.drained, s1.drained);
+	result(pid > 0 && WIFSIGNALED(st) && s1.requests - s0.requests > 32 && s1.clients == 0 &&
+	       s1.inflight == 0 && s1.regions == 0 && memfd_mappings() == 0,
+	       "ipc-ring-sigkill-streaming", "%" PRIu64 " requests served, %" PRIu64 " clients, %" PRIu64 " in flight, %" PRIu64 " regions, %d memfd mappings after the kill",
+	       s1.requests - s0.requests, s1.clients, s1.inflight, s1.regions, memfd_mappings());
+	/* the next application: this process, through the rings */
+	if (!dmk_ipc_client_connect(sock_path, NULL, &c)) {
+		if (!dmk_ipc_client_rings(c, 8, NULL) && !dmk_ipc_memfd_alloc(DEPTH_LEN, (void **)&buf, &fd)) {
+			if (!dmk_ipc_client_register_memfd(c, fd, 0, DEPTH_LEN, DMK_PROT_RW, &h, &route))
+				rc = dmk_ipc_client_ring_read(c, h, 0, DEPTH_LEN, lba);
+			if (!rc && differs_seed(buf, DEPTH_LEN, 50) >= 0)
+				rc = -EIO;
+			munmap(buf, DEPTH_LEN);
+			close(fd);
+		}
+		dmk_ipc_client_close(c);
+	}
+	result(rc == 0, "ipc-ring-serves-after-streaming-kill", "ring read -> %d", rc);
+}
+
 int main(void)
 {
 	const char *bdf = getenv("DMK_NVME_BDF");
@@ -583,6 +665,7 @@ int main(void)
 	test_ring_depth("ipc-ring-depth-pool-nobody", 2, 1, ring + DEPTH_LEN / bs, 51);
 	test_ring_depth("ipc-ring-depth-lease-root", 3, 0, ring + 2 * DEPTH_LEN / bs, 52);
 	test_ring_sigkill(ring + 3 * DEPTH_LEN / bs);
+	test_ring_sigkill_streaming(ring);	/* reads only */
 
 	dmk_ipc_server_stop(srv);
 	pthread_join(t, NULL);
