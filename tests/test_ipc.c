@@ -169,7 +169,7 @@ static int child_client(const char *path, int how)
 	if (dmk_ipc_client_connect(path, NULL, &c))
 		return 10;
 	dmk_ipc_client_limits(c, &g);
-	if (g.lba_size != LBA || g.nlba != NLBA || g.max_inflight != 1)
+	if (g.lba_size != LBA || g.nlba != NLBA || g.max_inflight != 256 /* the default ring_entries */)
 		return 11;
 	if (how == ROUTE_COPY) {
 		if (posix_memalign((void **)&buf, 64, size))
@@ -1315,6 +1315,10 @@ static void test_drain_on_sigkill(void **state)
 	for (int i = 0; i < 500 && dmk_ipc_backend_sim_held(f.be) != 4; i++)
 		usleep(10000);
 	assert_int_equal(dmk_ipc_backend_sim_held(f.be), 4);
+	/* counted once the daemon's batch of entries is done */
+	for (int i = 0; i < 500 && stats(&f).inflight != 4; i++)
+		usleep(10000);
+	assert_true(stats(&f).inflight == 4 && stats(&f).drained == 0);
 	assert_int_equal(kill(pid, SIGKILL), 0);
 	assert_int_equal(waitpid(pid, &st, 0), pid);
 	assert_true(WIFSIGNALED(st));
@@ -1346,6 +1350,7 @@ static void test_drain_on_sigkill(void **state)
 		usleep(10000);
 	assert_non_null(strstr(logged(&f), "drained, 1 region(s) released"));
 	assert_null(strstr(logged(&f), "on the device: error"));
+	assert_true(stats(&f).inflight == 0 && stats(&f).drained == 1);
 	assert_int_equal(differs(f.disk + 200 * LBA, 4 * LBA, 9), -1);
 	assert_true(stats(&f).regions == 1);
 	assert_int_equal(buffer_maps(), maps - 1);
@@ -1405,11 +1410,53 @@ static void test_inflight_completions(void **state)
 	stop(&f);
 }
 
+/* A server destroyed with ring entries on the device: the device finishes
+ * them (the held sim transfers are released) before any memory goes. */
+static void test_destroy_quiesces(void **state)
+{
+	struct dmk_ipc_client *c;
+	struct fixture f;
+	uint8_t *buf;
+	uint64_t h;
+	unsigned route;
+	int fd;
+	void *ret;
+
+	(void)state;
+	start(&f, NULL);
+	assert_int_equal(dmk_ipc_client_connect(f.path, NULL, &c), 0);
+	assert_int_equal(dmk_ipc_client_rings(c, 4, NULL), 0);
+	assert_int_equal(dmk_ipc_memfd_alloc(4 * LBA, (void **)&buf, &fd), 0);
+	assert_int_equal(dmk_ipc_client_register_memfd(c, fd, 0, 4 * LBA, DMK_PROT_RW, &h, &route), 0);
+	fill(buf, 4 * LBA, 14);
+	assert_int_equal(dmk_ipc_backend_sim_hold(f.be, 2), 0);
+	assert_int_equal(dmk_ipc_client_submit(c, DMK_IPC_WRITE, h, 0, 2 * LBA, 300, 0), 0);
+	assert_int_equal(dmk_ipc_client_submit(c, DMK_IPC_WRITE, h, 2 * LBA, 2 * LBA, 302, 1), 0);
+	for (int i = 0; i < 500 && stats(&f).inflight != 2; i++)
+		usleep(10000);
+	assert_true(stats(&f).inflight == 2);
+	assert_true(differs(f.disk + 300 * LBA, 4 * LBA, 14) != -1);
+	dmk_ipc_server_stop(f.srv);
+	pthread_join(f.thread, &ret);
+	assert_int_equal(dmk_ipc_server_destroy(f.srv), 0);
+	assert_int_equal(dmk_ipc_backend_sim_held(f.be), 0);
+	assert_int_equal(differs(f.disk + 300 * LBA, 4 * LBA, 14), -1);
+	assert_non_null(strstr(logged(&f), "2 request(s) on the device: waiting for them"));
+	assert_non_null(strstr(logged(&f), "drained, 1 region(s) released"));
+	assert_int_equal(dmk_ipc_backend_destroy(f.be), 0);	/* nothing left registered */
+	close(f.log_fd);
+	rmdir(f.dir);
+	dmk_ipc_client_close(c);
+	munmap(buf, 4 * LBA);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_drain_on_sigkill),
 		cmocka_unit_test(test_inflight_completions),
+		cmocka_unit_test(test_destroy_quiesces),
 		cmocka_unit_test(test_rings_both_ways),
 		cmocka_unit_test(test_ring_full),
 		cmocka_unit_test(test_ring_hostile_entries),

@@ -139,7 +139,9 @@ enum dmk_ipc_route {
  * @max_pinned: bytes of memory the client may have registered at once
  *	(client: wished for, 0 for the daemon's default; daemon: granted).
  * @max_regions: regions the client may hold at once (likewise).
- * @max_inflight: requests the client may have in flight (likewise).
+ * @max_inflight: requests the client may have in flight (likewise; the
+ *	daemon grants its ring_entries: requests on the rings, the socket
+ *	carrying one at a time).
  * @lba_size: daemon: bytes of the device's logical block; client: 0.
  * @nlba: daemon: logical blocks of the device; client: 0.
  */

@@ -23,7 +23,6 @@
 #include "backend_priv.h"
 #include "daemon_priv.h"
 #include "lease.h"
-#include "sim_priv.h"
 
 void dmki_srv_region_release(struct dmk_ipc_server *srv, struct srv_client *c, struct srv_region *r)
 {
