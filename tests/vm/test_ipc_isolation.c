@@ -908,7 +908,7 @@ int main(void)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
-	if (vmipc_open(&d, sock_path, NULL))
+	if (vmipc_open(&d, sock_path, NULL, NULL))
 		return 2;
 	bs = d.info.lba_size;
 	/* 4 MiB from nlba/2 + nlba/32, below test_ipc_lease's 5/8 */

@@ -303,7 +303,7 @@ int main(void)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
-	if (vmipc_open(&d, sock_path, NULL))
+	if (vmipc_open(&d, sock_path, NULL, NULL))
 		return 2;
 	bs = d.info.lba_size;
 	/* Blocks at 5/8 of the namespace: the other guest tests write elsewhere. */

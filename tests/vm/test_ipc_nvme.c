@@ -45,6 +45,7 @@
 #include <dmakit/vfio.h>
 
 #include "vmcheck.h"
+#include "vmipc.h"
 #include "vmpattern.h"
 
 #include "drivers/nvme/debug.h"	/* hold the doorbells: requests stay in flight */
@@ -52,19 +53,11 @@
 
 #define KiB 1024u
 #define LEN (256 * KiB)
-#define NOBODY 65534
 
 static const char *sock_path = "/tmp/dmakitd-test.sock";
 static const char *log_path = "/tmp/dmakitd-test.log";
-static struct dmk_ipc_server *srv;
-static struct dmk_nvme *ctrl;
+static struct vmipc d;
 static uint32_t bs;
-
-static void *serve(void *arg)
-{
-	(void)arg;
-	return (void *)(intptr_t)dmk_ipc_server_run(srv);
-}
 
 /*
  * An application: write pattern @seed from its buffer to @lba, clear the
@@ -79,7 +72,7 @@ static int app(int copy, int nobody, uint64_t lba, unsigned seed)
 	uint8_t *buf;
 	int fd = -1;
 
-	if (nobody && (setgid(NOBODY) || setuid(NOBODY) || getuid() != NOBODY))
+	if (nobody && vmipc_drop_root())
 		return 10;
 	if (dmk_ipc_client_connect(sock_path, NULL, &c))
 		return 11;
@@ -112,53 +105,24 @@ static int app(int copy, int nobody, uint64_t lba, unsigned seed)
 	return 0;
 }
 
+struct app_args {
+	int copy, nobody;
+	uint64_t lba;
+	unsigned seed;
+};
+
+static int app_main(void *arg)
+{
+	const struct app_args *a = arg;
+
+	return app(a->copy, a->nobody, a->lba, a->seed);
+}
+
 static int run_child(int copy, int nobody, uint64_t lba, unsigned seed)
 {
-	pid_t pid = fork();
-	int st;
+	struct app_args a = { copy, nobody, lba, seed };
 
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		int rc = app(copy, nobody, lba, seed);
-
-		if (rc)
-			fprintf(stderr, "app: step %d: %s\n", rc, dmk_last_error());
-		_exit(rc);
-	}
-	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
-		return -1;
-	return WEXITSTATUS(st);
-}
-
-/* Mappings of client memfds and pools this process (the daemon) holds now. */
-static int memfd_mappings(void)
-{
-	FILE *f = fopen("/proc/self/maps", "r");
-	char line[512];
-	int n = 0;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (strstr(line, "memfd:dmakit-buffer") || strstr(line, "memfd:dmakitd-pool"))
-			n++;
-	fclose(f);
-	return n;
-}
-
-static struct dmk_ipc_server_stats stats(void)
-{
-	struct dmk_ipc_server_stats s;
-
-	dmk_ipc_server_stats(srv, &s);
-	return s;
-}
-
-static void wait_idle(void)
-{
-	for (int i = 0; i < 500 && stats().clients; i++)
-		usleep(10000);
+	return vmipc_run(app_main, &a);
 }
 
 static void test_routes(uint64_t base)
@@ -181,10 +145,10 @@ static void test_routes(uint64_t base)
 	result(rc == 0, "ipc-pool-nobody", "application (uid %d) failed at step %d", NOBODY, rc);
 	if (rc == 0)
 		dmkcheck_seed((base + 3072) * bs, LEN, 45);
-	wait_idle();
-	result(stats().regions == 0 && memfd_mappings() == 0, "ipc-nothing-left",
+	vmipc_wait_idle(&d);
+	result(vmipc_stats(&d).regions == 0 && vmipc_memfd_mappings() == 0, "ipc-nothing-left",
 	       "%" PRIu64 " regions, %d memfd mappings after the applications left",
-	       stats().regions, memfd_mappings());
+	       vmipc_stats(&d).regions, vmipc_memfd_mappings());
 }
 
 static void test_forged(void)
@@ -250,11 +214,11 @@ static void test_sigkill(uint64_t lba)
 	usleep(20000);
 	kill(pid, SIGKILL);
 	waitpid(pid, &st, 0);
-	wait_idle();
-	result(rc == 1 && WIFSIGNALED(st) && stats().clients == 0 && stats().regions == 0 &&
-	       memfd_mappings() == 0, "ipc-sigkill",
+	vmipc_wait_idle(&d);
+	result(rc == 1 && WIFSIGNALED(st) && vmipc_stats(&d).clients == 0 && vmipc_stats(&d).regions == 0 &&
+	       vmipc_memfd_mappings() == 0, "ipc-sigkill",
 	       "ready %d, %" PRIu64 " clients, %" PRIu64 " regions, %d memfd mappings left", rc,
-	       stats().clients, stats().regions, memfd_mappings());
+	       vmipc_stats(&d).clients, vmipc_stats(&d).regions, vmipc_memfd_mappings());
 	rc = run_child(0, 0, lba, 44);
 	result(rc == 0, "ipc-serves-after-sigkill", "application failed at step %d", rc);
 	if (rc == 0)
@@ -279,7 +243,7 @@ static const char *logged(void)
 /* Let the doorbells ring again and hand over what waits in the SQ. */
 static void kick(void)
 {
-	struct dmki_nvme_queue *q = &ctrl->io[0];
+	struct dmki_nvme_queue *q = &d.ctrl->io[0];
 
 	dmki_nvme_debug_hold_doorbells(false);
 	pthread_mutex_lock(&q->lock);
@@ -290,9 +254,9 @@ static void kick(void)
 /* Wait (5 s at most) until the daemon has @n ring entries on the device. */
 static bool wait_inflight(uint64_t n)
 {
-	for (int i = 0; i < 500 && stats().inflight != n; i++)
+	for (int i = 0; i < 500 && vmipc_stats(&d).inflight != n; i++)
 		usleep(10000);
-	return stats().inflight == n;
+	return vmipc_stats(&d).inflight == n;
 }
 
 /* The depth test's requests: many small ones, and one of three commands
@@ -363,7 +327,7 @@ static int ring_app(int route, int nobody, uint64_t lba, unsigned seed, int read
 	uint64_t h;
 	int fd, rc;
 
-	if (nobody && (setgid(NOBODY) || setuid(NOBODY) || getuid() != NOBODY))
+	if (nobody && vmipc_drop_root())
 		return 30;
 	if (dmk_ipc_client_connect(sock_path, NULL, &c) || dmk_ipc_client_rings(c, 128, &granted) ||
 	    granted != 128)
@@ -426,7 +390,7 @@ static void test_ring_depth(const char *name, int route, int nobody, uint64_t lb
 	if (pid > 0 && read(p[0], &ch, 1) == 1) {
 		/* every entry is on the device at once (or waiting for a slot) */
 		held = wait_inflight(NREQ);
-		peak = stats().inflight;
+		peak = vmipc_stats(&d).inflight;
 	}
 	kick();
 	close(p[0]);
@@ -436,10 +400,10 @@ static void test_ring_depth(const char *name, int route, int nobody, uint64_t lb
 	       rc, peak, NREQ);
 	if (rc == 0)
 		dmkcheck_seed(lba * bs, DEPTH_LEN, seed);
-	wait_idle();
+	vmipc_wait_idle(&d);
 	snprintf(left, sizeof(left), "%s-nothing-left", name);
-	result(stats().inflight == 0 && stats().regions == 0 && memfd_mappings() == 0, left, "%" PRIu64 " in flight, %" PRIu64 " regions, %d memfd mappings",
-	       stats().inflight, stats().regions, memfd_mappings());
+	result(vmipc_stats(&d).inflight == 0 && vmipc_stats(&d).regions == 0 && vmipc_memfd_mappings() == 0, left, "%" PRIu64 " in flight, %" PRIu64 " regions, %d memfd mappings",
+	       vmipc_stats(&d).inflight, vmipc_stats(&d).regions, vmipc_memfd_mappings());
 }
 
 /*
@@ -452,7 +416,7 @@ static void test_ring_depth(const char *name, int route, int nobody, uint64_t lb
 static void test_ring_sigkill(uint64_t lba)
 {
 	const uint64_t wlen = 16 * 8 * KiB, rlen = 8 * 16 * KiB, rlba = lba + wlen / bs;
-	struct dmk_ipc_server_stats s0 = stats(), s1, s2;
+	struct dmk_ipc_server_stats s0 = vmipc_stats(&d), s1, s2;
 	int p[2], st, rc, maps = -1;
 	bool held = false;
 	pid_t pid;
@@ -500,10 +464,10 @@ static void test_ring_sigkill(uint64_t lba)
 		kill(pid, SIGKILL);
 		waitpid(pid, &st, 0);
 	}
-	for (int i = 0; i < 500 && stats().clients; i++)
+	for (int i = 0; i < 500 && vmipc_stats(&d).clients; i++)
 		usleep(10000);
-	s1 = stats();
-	maps = memfd_mappings();
+	s1 = vmipc_stats(&d);
+	maps = vmipc_memfd_mappings();
 	/* gone, but its memory is the device's until the doorbells ring */
 	result(held && s1.clients == 0 && s1.inflight == 24 && s1.regions == 1 && maps == 1 &&
 	       s1.drained == s0.drained &&
@@ -517,16 +481,16 @@ static void test_ring_sigkill(uint64_t lba)
 	result(rc == 0, "ipc-ring-serves-while-draining", "application failed at step %d", rc);
 	if (rc == 0)
 		dmkcheck_seed((rlba + LEN / bs) * bs, LEN, 48);
-	for (int i = 0; i < 500 && stats().drained == s0.drained; i++)
+	for (int i = 0; i < 500 && vmipc_stats(&d).drained == s0.drained; i++)
 		usleep(10000);
-	wait_idle();
-	s2 = stats();
+	vmipc_wait_idle(&d);
+	s2 = vmipc_stats(&d);
 	result(s2.drained == s0.drained + 1 && s2.inflight == 0 && s2.regions == 0 &&
-	       memfd_mappings() == 0 && strstr(logged(), "drained, 1 region(s) released") &&
+	       vmipc_memfd_mappings() == 0 && strstr(logged(), "drained, 1 region(s) released") &&
 	       !strstr(logged(), "on the device: error"),
 	       "ipc-ring-sigkill-drained",
 	       "%" PRIu64 " drained (was %" PRIu64 "), %" PRIu64 " in flight, %" PRIu64 " regions, %d memfd mappings",
-	       s2.drained, s0.drained, s2.inflight, s2.regions, memfd_mappings());
+	       s2.drained, s0.drained, s2.inflight, s2.regions, vmipc_memfd_mappings());
 	/* its writes are on the disk whole; the blocks it read are untouched */
 	dmkcheck_seed(lba * bs, wlen, 47);
 }
@@ -540,7 +504,7 @@ static void test_ring_sigkill(uint64_t lba)
  */
 static void test_ring_sigkill_streaming(uint64_t lba)
 {
-	struct dmk_ipc_server_stats s0 = stats(), s1;
+	struct dmk_ipc_server_stats s0 = vmipc_stats(&d), s1;
 	struct dmk_ipc_client *c;
 	uint64_t at_kill = 0, h;
 	unsigned route;
@@ -582,22 +546,22 @@ static void test_ring_sigkill_streaming(uint64_t lba)
 	close(p[1]);
 	if (pid > 0 && read(p[0], &ch, 1) == 1) {
 		usleep(200000);
-		at_kill = stats().inflight;
+		at_kill = vmipc_stats(&d).inflight;
 		kill(pid, SIGKILL);
 	}
 	close(p[0]);
 	if (pid > 0)
 		waitpid(pid, &st, 0);
-	wait_idle();
-	for (int i = 0; i < 500 && stats().inflight; i++)
+	vmipc_wait_idle(&d);
+	for (int i = 0; i < 500 && vmipc_stats(&d).inflight; i++)
 		usleep(10000);
-	s1 = stats();
+	s1 = vmipc_stats(&d);
 	printf("  (%" PRIu64 " entries in flight just before the kill, %" PRIu64 " requests served, drained %" PRIu64 " -> %" PRIu64 ")\n",
 	       at_kill, s1.requests - s0.requests, s0.drained, s1.drained);
 	result(pid > 0 && WIFSIGNALED(st) && s1.requests - s0.requests > 32 && s1.clients == 0 &&
-	       s1.inflight == 0 && s1.regions == 0 && memfd_mappings() == 0,
+	       s1.inflight == 0 && s1.regions == 0 && vmipc_memfd_mappings() == 0,
 	       "ipc-ring-sigkill-streaming", "%" PRIu64 " requests served, %" PRIu64 " clients, %" PRIu64 " in flight, %" PRIu64 " regions, %d memfd mappings after the kill",
-	       s1.requests - s0.requests, s1.clients, s1.inflight, s1.regions, memfd_mappings());
+	       s1.requests - s0.requests, s1.clients, s1.inflight, s1.regions, vmipc_memfd_mappings());
 	/* the next application: this process, through the rings */
 	if (!dmk_ipc_client_connect(sock_path, NULL, &c)) {
 		if (!dmk_ipc_client_rings(c, 8, NULL) && !dmk_ipc_memfd_alloc(DEPTH_LEN, (void **)&buf, &fd)) {
@@ -615,44 +579,30 @@ static void test_ring_sigkill_streaming(uint64_t lba)
 
 int main(void)
 {
-	const char *bdf = getenv("DMK_NVME_BDF");
 	struct dmk_ipc_server_opts so;
-	struct dmk_ipc_backend *be;
-	struct dmk_nvme_info info;
-	struct dmk_space *sp;
-	struct dmk_pci *pci;
 	struct dmk_nvme_opts no;
-	pthread_t t;
 	uint64_t base, ring;
+	int rc;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
-	if (!bdf) {
-		printf("FAIL setup: DMK_NVME_BDF is not set\n");
-		return 2;
-	}
-	SETUP(dmk_space_vfio_create(&sp), "setup");
-	SETUP(dmk_pci_open(sp, bdf, &pci), "setup");
 	dmk_nvme_opts_init(&no);
 	no.max_transfer = MAX_XFER;	/* ring requests of several commands, on little disk */
 	/* The daemon sleeps on the queue's interrupt here; test_ipc_lease and
 	 * ipc_read have it poll a queue without one. */
 	no.use_msix = 1;
-	SETUP(dmk_nvme_open(sp, pci, &no, &ctrl), "setup");
-	dmk_nvme_info(ctrl, &info);
-	SETUP(info.msix ? 0 : -ENOTSUP, "setup");
-	bs = info.lba_size;
-	/* Blocks at 3/4 of the namespace: the other guest tests write lower. */
-	base = info.nlba / 4 * 3;
-	SETUP(info.nlba < 16384 ? -ENOSPC : 0, "setup");
-	SETUP(dmk_ipc_backend_nvme_create(sp, ctrl, 0, &be), "setup");
-	mkdir("/tmp", 01777);
 	dmk_ipc_server_opts_init(&so);
 	so.socket_mode = 0666;
 	so.log_fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
 	SETUP(so.log_fd < 0 ? -errno : 0, "setup");
-	SETUP(dmk_ipc_server_create(sock_path, be, &so, &srv), "setup");
-	SETUP(pthread_create(&t, NULL, serve, NULL), "setup");
+	rc = vmipc_open(&d, sock_path, &no, &so);
+	if (rc)
+		return rc;
+	SETUP(d.info.msix ? 0 : -ENOTSUP, "setup");
+	bs = d.info.lba_size;
+	/* Blocks at 3/4 of the namespace: the other guest tests write lower. */
+	base = d.info.nlba / 4 * 3;
+	SETUP(d.info.nlba < 16384 ? -ENOSPC : 0, "setup");
 
 	test_routes(base);
 	test_forged();
@@ -660,19 +610,13 @@ int main(void)
 	/* Rings: 2 MiB from base + 6 MiB (54 MiB of the default 64 MiB) on,
 	 * 1984 KiB of it used. */
 	ring = base + 6 * 1024 * KiB / bs;
-	SETUP(ring + 2048 * KiB / bs > info.nlba - 8192 * KiB / bs ? -ENOSPC : 0, "setup");
+	SETUP(ring + 2048 * KiB / bs > d.info.nlba - 8192 * KiB / bs ? -ENOSPC : 0, "setup");
 	test_ring_depth("ipc-ring-depth-memfd-nobody", 0, 1, ring, 50);
 	test_ring_depth("ipc-ring-depth-pool-nobody", 2, 1, ring + DEPTH_LEN / bs, 51);
 	test_ring_depth("ipc-ring-depth-lease-root", 3, 0, ring + 2 * DEPTH_LEN / bs, 52);
 	test_ring_sigkill(ring + 3 * DEPTH_LEN / bs);
 	test_ring_sigkill_streaming(ring);	/* reads only */
 
-	dmk_ipc_server_stop(srv);
-	pthread_join(t, NULL);
-	dmk_ipc_server_destroy(srv);
-	dmk_ipc_backend_destroy(be);
-	dmk_nvme_close(ctrl);
-	dmk_pci_close(pci);
-	dmk_space_destroy(sp);
+	vmipc_close(&d);
 	return failures ? 1 : 0;
 }

@@ -72,12 +72,12 @@ static inline void *vmipc_serve(void *arg)
 }
 
 /*
- * Open the controller named by $DMK_NVME_BDF in a vfio space, make the NVMe
- * backend and a server on @path (options @opts, or the defaults with a
- * socket anyone may connect to) and run it on a thread. 0, or 2 after a
- * "FAIL setup: why" line.
+ * Open the controller named by $DMK_NVME_BDF in a vfio space (options
+ * @nopts, or the driver's defaults), make the NVMe backend and a server on
+ * @path (options @opts, or the defaults with a socket anyone may connect
+ * to) and run it on a thread. 0, or 2 after a "FAIL setup: why" line.
  */
-static inline int vmipc_open(struct vmipc *d, const char *path,
+static inline int vmipc_open(struct vmipc *d, const char *path, const struct dmk_nvme_opts *nopts,
 			     const struct dmk_ipc_server_opts *opts)
 {
 	const char *bdf = getenv("DMK_NVME_BDF");
@@ -91,7 +91,7 @@ static inline int vmipc_open(struct vmipc *d, const char *path,
 	}
 	SETUP(dmk_space_vfio_create(&d->sp), "setup");
 	SETUP(dmk_pci_open(d->sp, bdf, &d->pci), "setup");
-	SETUP(dmk_nvme_open(d->sp, d->pci, NULL, &d->ctrl), "setup");
+	SETUP(dmk_nvme_open(d->sp, d->pci, nopts, &d->ctrl), "setup");
 	SETUP(dmk_nvme_info(d->ctrl, &d->info), "setup");
 	SETUP(dmk_ipc_backend_nvme_create(d->sp, d->ctrl, 0, &d->be), "setup");
 	mkdir("/tmp", 01777);
