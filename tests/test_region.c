@@ -18,57 +18,8 @@
 
 #include <cmocka.h>
 
-#include <dmakit/error.h>
-#include <dmakit/region.h>
-#include <dmakit/space.h>
-
+#include "sim_fixture.h"
 #include "space/space_priv.h"
-
-#define PG ((uint64_t)4096)
-#define W ((uint64_t)1 << 32)	/* our sims' window base */
-
-#define assert_reason(word)                                                          \
-	do {                                                                          \
-		if (!strstr(dmk_last_error(), (word)))                                \
-			fail_msg("reason '%s' does not contain '%s'", dmk_last_error(), (word)); \
-	} while (0)
-
-/* @n pages with an unmapped guard page on each side. */
-static char *pages(size_t n)
-{
-	char *p = mmap(NULL, (n + 2) * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	assert_true(p != MAP_FAILED);
-	assert_int_equal(munmap(p, PG), 0);
-	assert_int_equal(munmap(p + (n + 1) * PG, PG), 0);
-	for (size_t i = 0; i < n * PG; i++)
-		p[PG + i] = (char)(i * 7 + 3);
-	return p + PG;
-}
-
-static void unpages(char *p, size_t n)
-{
-	assert_int_equal(munmap(p, n * PG), 0);
-}
-
-static struct dmk_space *sim(enum dmk_sim_layout layout, uint64_t page, uint64_t size, uint64_t seed)
-{
-	struct dmk_sim_config c = { .page_size = page, .window_base = W, .window_size = size,
-				    .layout = layout, .seed = seed };
-	struct dmk_space *sp = NULL;
-
-	assert_int_equal(dmk_space_sim_create(&c, &sp), 0);
-	assert_non_null(sp);
-	return sp;
-}
-
-static uint64_t tr(struct dmk_space *sp, const void *va)
-{
-	uint64_t dev = 0;
-
-	assert_int_equal(dmk_space_translate(sp, va, &dev), 0);
-	return dev;
-}
 
 static void assert_untranslated(struct dmk_space *sp, const void *va)
 {
@@ -150,7 +101,7 @@ static void test_sim_default_config(void **state)
 
 static void test_register_refuses(void **state)
 {
-	struct dmk_space *sp = sim(DMK_SIM_CONTIG, PG, 2 * PG, 1);
+	struct dmk_space *sp = sim_space(DMK_SIM_CONTIG, PG, 2 * PG, 1);
 	struct dmk_region *r = (struct dmk_region *)0x1;
 	char *p = pages(4);
 
@@ -177,7 +128,7 @@ static void test_register_refuses(void **state)
 	assert_int_equal(dmk_space_destroy(sp), 0);
 
 	/* Two pages fit, then nothing more. */
-	sp = sim(DMK_SIM_CONTIG, PG, 2 * PG, 1);
+	sp = sim_space(DMK_SIM_CONTIG, PG, 2 * PG, 1);
 	struct dmk_region *a, *b;
 	assert_int_equal(dmk_region_register(sp, p, 2 * PG, DMK_PROT_RW, &a), 0);
 	assert_int_equal(dmk_region_register(sp, p + 3 * PG, 1, DMK_PROT_RW, &b), -ENOSPC);
@@ -189,11 +140,11 @@ static void test_register_refuses(void **state)
 	assert_int_equal(dmk_space_destroy(sp), 0);
 
 	/* Reversed and scattered layouts run out too. */
-	sp = sim(DMK_SIM_REVERSED, PG, 2 * PG, 1);
+	sp = sim_space(DMK_SIM_REVERSED, PG, 2 * PG, 1);
 	assert_int_equal(dmk_region_register(sp, p, 3 * PG, DMK_PROT_RW, &r), -ENOSPC);
 	assert_untranslated(sp, p);
 	assert_int_equal(dmk_space_destroy(sp), 0);
-	sp = sim(DMK_SIM_SCATTERED, PG, 2 * PG, 1);
+	sp = sim_space(DMK_SIM_SCATTERED, PG, 2 * PG, 1);
 	assert_int_equal(dmk_region_register(sp, p, 3 * PG, DMK_PROT_RW, &r), -ENOSPC);
 	assert_untranslated(sp, p);
 	assert_int_equal(dmk_region_register(sp, p, 2 * PG, DMK_PROT_RW, &a), 0);
@@ -206,7 +157,7 @@ static void test_register_refuses(void **state)
 /* region.h: -EFAULT when the range is not mapped in the process. */
 static void test_register_unmapped_is_efault(void **state)
 {
-	struct dmk_space *sp = sim(DMK_SIM_CONTIG, PG, UINT64_C(1) << 30, 1);
+	struct dmk_space *sp = sim_space(DMK_SIM_CONTIG, PG, UINT64_C(1) << 30, 1);
 	struct dmk_region *r = NULL;
 	char *p = pages(2);
 	int err;
@@ -221,7 +172,7 @@ static void test_register_unmapped_is_efault(void **state)
 	assert_reason("not mapped");
 
 	/* Partly mapped: the last byte is on the guard page after the buffer. */
-	sp = sim(DMK_SIM_SCATTERED, PG, UINT64_C(1) << 30, 1);
+	sp = sim_space(DMK_SIM_SCATTERED, PG, UINT64_C(1) << 30, 1);
 	p = pages(2);
 	r = NULL;
 	err = dmk_region_register(sp, p + 10, 2 * PG - 9, DMK_PROT_RW, &r);
@@ -237,7 +188,7 @@ static void test_register_unmapped_is_efault(void **state)
 
 static void test_contig_translation_and_info(void **state)
 {
-	struct dmk_space *sp = sim(DMK_SIM_CONTIG, PG, UINT64_C(1) << 30, 1);
+	struct dmk_space *sp = sim_space(DMK_SIM_CONTIG, PG, UINT64_C(1) << 30, 1);
 	struct dmk_region_info info;
 	struct dmk_region *r, *r2;
 	char *p = pages(4);
@@ -290,7 +241,7 @@ static void test_contig_translation_and_info(void **state)
 static void test_contig_big_iommu_page(void **state)
 {
 	const uint64_t M2 = UINT64_C(2) << 20;
-	struct dmk_space *sp = sim(DMK_SIM_CONTIG, M2, 64 * M2, 1);
+	struct dmk_space *sp = sim_space(DMK_SIM_CONTIG, M2, 64 * M2, 1);
 	struct dmk_region *a, *b;
 	char *p = pages(8);
 
@@ -313,7 +264,7 @@ static void test_contig_big_iommu_page(void **state)
 
 static void test_reversed_translation(void **state)
 {
-	struct dmk_space *sp = sim(DMK_SIM_REVERSED, PG, UINT64_C(1) << 30, 1);
+	struct dmk_space *sp = sim_space(DMK_SIM_REVERSED, PG, UINT64_C(1) << 30, 1);
 	struct dmk_region_info info;
 	struct dmk_region *r;
 	const size_t n = 5;
@@ -353,7 +304,7 @@ static void test_big_iommu_page_layouts(void **state)
 	p = (char *)(((uintptr_t)map + P - 1) & ~(uintptr_t)(P - 1));
 
 	/* reversed: from p + 3 host pages over 2 IOMMU pages and a bit of a third */
-	sp = sim(DMK_SIM_REVERSED, P, 64 * P, 1);
+	sp = sim_space(DMK_SIM_REVERSED, P, 64 * P, 1);
 	assert_int_equal(dmk_region_register(sp, p + 3 * PG + 5, 2 * P, DMK_PROT_RW, &r), 0);
 	/* IOMMU page i of the registration (0..2) at W + (2 - i) P, offsets kept */
 	for (uint64_t off = 3 * PG; off < 2 * P + 4 * PG; off += PG) {
@@ -376,7 +327,7 @@ static void test_big_iommu_page_layouts(void **state)
 	assert_int_equal(dmk_space_destroy(sp), 0);
 
 	/* scattered: each IOMMU page somewhere on a 64 KiB line, host pages inside it in order */
-	sp = sim(DMK_SIM_SCATTERED, P, 64 * P, 5);
+	sp = sim_space(DMK_SIM_SCATTERED, P, 64 * P, 5);
 	assert_int_equal(dmk_region_register(sp, p + PG, 3 * P, DMK_PROT_RW, &r), 0);
 	for (uint64_t i = 0; i < 4; i++) {
 		uint64_t first = i ? i * P : PG, base = tr(sp, p + first) - first % P;
@@ -393,7 +344,7 @@ static void test_big_iommu_page_layouts(void **state)
 
 static void scattered_addrs(uint64_t seed, char *p, size_t n, uint64_t *out, size_t *runs)
 {
-	struct dmk_space *sp = sim(DMK_SIM_SCATTERED, PG, UINT64_C(1) << 24, seed);
+	struct dmk_space *sp = sim_space(DMK_SIM_SCATTERED, PG, UINT64_C(1) << 24, seed);
 	struct dmk_region_info info;
 	struct dmk_region *r;
 
@@ -434,7 +385,7 @@ static void test_scattered_translation(void **state)
 
 static void test_refs_and_containment(void **state)
 {
-	struct dmk_space *sp = sim(DMK_SIM_CONTIG, PG, UINT64_C(1) << 30, 1);
+	struct dmk_space *sp = sim_space(DMK_SIM_CONTIG, PG, UINT64_C(1) << 30, 1);
 	struct dmk_region *a, *s1, *s2, *s3, *w, *big;
 	struct dmk_region_info info;
 	char *p = pages(6);
@@ -489,7 +440,7 @@ static void test_refs_and_containment(void **state)
  */
 static void test_overlap_handoff(void **state)
 {
-	struct dmk_space *sp = sim(DMK_SIM_CONTIG, PG, UINT64_C(1) << 30, 1);
+	struct dmk_space *sp = sim_space(DMK_SIM_CONTIG, PG, UINT64_C(1) << 30, 1);
 	struct dmk_region *a, *b;
 	char *p = pages(3);
 
@@ -527,7 +478,7 @@ static void test_overlap_handoff(void **state)
  */
 static void test_register_inside_younger_overlap(void **state)
 {
-	struct dmk_space *sp = sim(DMK_SIM_CONTIG, PG, UINT64_C(1) << 30, 1);
+	struct dmk_space *sp = sim_space(DMK_SIM_CONTIG, PG, UINT64_C(1) << 30, 1);
 	struct dmk_region *a, *b, *c;
 	char *p = pages(3);
 
@@ -549,7 +500,7 @@ static void test_register_inside_younger_overlap(void **state)
 /* Registrations that touch inside one host page, and a sub-page one. */
 static void test_shared_host_page(void **state)
 {
-	struct dmk_space *sp = sim(DMK_SIM_REVERSED, PG, UINT64_C(1) << 30, 1);
+	struct dmk_space *sp = sim_space(DMK_SIM_REVERSED, PG, UINT64_C(1) << 30, 1);
 	struct dmk_region *a, *b;
 	struct dmk_region_info info;
 	char *p = pages(2);
@@ -598,7 +549,7 @@ static void assert_fault(const struct dmk_sim_fault *f, uint64_t addr, uint64_t 
 
 static void test_sim_device_access(void **state)
 {
-	struct dmk_space *sp = sim(DMK_SIM_CONTIG, PG, UINT64_C(1) << 30, 1);
+	struct dmk_space *sp = sim_space(DMK_SIM_CONTIG, PG, UINT64_C(1) << 30, 1);
 	struct dmk_region *rw, *ro, *wo;
 	struct dmk_sim_fault f[4];
 	char *p = pages(6), buf[3 * 4096], before[3 * 4096];
@@ -674,7 +625,7 @@ static void test_sim_device_access(void **state)
 
 static void test_sim_fault_log_keeps_newest(void **state)
 {
-	struct dmk_space *sp = sim(DMK_SIM_CONTIG, PG, UINT64_C(1) << 30, 1);
+	struct dmk_space *sp = sim_space(DMK_SIM_CONTIG, PG, UINT64_C(1) << 30, 1);
 	static struct dmk_sim_fault f[300];
 	char b;
 

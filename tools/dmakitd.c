@@ -14,7 +14,9 @@
  * (the copy route's buffer, 0 to disable it, default 1 MiB), --ring-entries N
  * (most entries of a client's rings, a power of two, default 256),
  * --ring-poll-us US (how long to keep polling the rings after the last
- * entry before sleeping on doorbells, default 0), --quiet (no log lines).
+ * entry before sleeping on doorbells, default 0), --max-pinned BYTES (per
+ * client, default 1 GiB), --max-pinned-total BYTES (what the daemon pins for
+ * all clients together, default half the memory), --quiet (no log lines).
  * SIGINT or SIGTERM stops it cleanly.
  */
 #include <errno.h>
@@ -43,7 +45,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: dmakitd (--nvme BDF | --sim BLOCKS[:BLOCK_SIZE]) [--socket PATH]\n"
 		   "               [--mode OCTAL] [--bounce BYTES] [--ring-entries N]\n"
-		   "               [--ring-poll-us US] [--quiet]\n"
+		   "               [--ring-poll-us US] [--max-pinned BYTES]\n"
+		   "               [--max-pinned-total BYTES] [--quiet]\n"
 		   "  Serves one device to applications on a UNIX socket\n"
 		   "  (default /run/dmakitd.sock).\n");
 }
@@ -88,6 +91,10 @@ int main(int argc, char **argv)
 			opts.ring_entries = (unsigned)strtoul(v, NULL, 0);
 		else if (!strcmp(a, "--ring-poll-us"))
 			opts.ring_poll_us = (unsigned)strtoul(v, NULL, 0);
+		else if (!strcmp(a, "--max-pinned"))
+			opts.max_pinned = strtoull(v, NULL, 0);
+		else if (!strcmp(a, "--max-pinned-total"))
+			opts.max_pinned_total = strtoull(v, NULL, 0);
 		else {
 			usage(stderr);
 			return 2;

@@ -139,7 +139,9 @@ enum dmk_ipc_route {
  * @max_pinned: bytes of memory the client may have registered at once
  *	(client: wished for, 0 for the daemon's default; daemon: granted).
  * @max_regions: regions the client may hold at once (likewise).
- * @max_inflight: requests the client may have in flight (likewise).
+ * @max_inflight: requests the client may have in flight (likewise; the
+ *	daemon grants its ring_entries: requests on the rings, the socket
+ *	carrying one at a time).
  * @lba_size: daemon: bytes of the device's logical block; client: 0.
  * @nlba: daemon: logical blocks of the device; client: 0.
  */
@@ -424,7 +426,9 @@ int dmk_ipc_send(int sock, const struct dmk_ipc_msg *msg, int fd);
  * Thread safety: safe, one receiver per socket.
  *
  * Return: 0; -ECONNRESET when the peer closed the connection (end of
- * file); -EBADMSG for a datagram that was too long, truncated control
+ * file), and for an empty datagram, which recvmsg() cannot tell from the
+ * end of file on a SOCK_SEQPACKET socket (the daemon closes that sender as
+ * gone); -EBADMSG for a datagram that was too long, truncated control
  * data or unexpected descriptors; the errors of dmk_ipc_decode() (no
  * descriptor is left open then); another negative errno of recvmsg().
  */

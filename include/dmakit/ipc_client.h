@@ -100,8 +100,10 @@ int dmk_ipc_memfd_alloc(size_t len, void **va, int *fd);
  * Thread safety: not with other uses of @c.
  *
  * Return: 0; the daemon's refusal: -EINVAL (a range past the file's end,
- * a file that may shrink), -ENOSPC (limits on regions or pinned bytes),
- * -EFAULT, -ENOMEM; -ECONNRESET when the daemon is gone.
+ * a file that may shrink), -ENOSPC (the connection's limits on regions or
+ * pinned bytes), -EDQUOT (the daemon's limit on the bytes it pins for all
+ * clients together, or its device's mapping limit), -EFAULT, -ENOMEM;
+ * -ECONNRESET when the daemon is gone.
  */
 int dmk_ipc_client_register_memfd(struct dmk_ipc_client *c, int fd, uint64_t offset,
 				  uint64_t length, unsigned prot, uint64_t *handle,
@@ -145,7 +147,9 @@ int dmk_ipc_client_register_copy(struct dmk_ipc_client *c, void *va, uint64_t le
  * Thread safety: not with other uses of @c.
  *
  * Return: 0; -EINVAL for a zero length or NULL outputs; the daemon's
- * refusal (-ENOSPC for its limits, -ENOMEM); a negative errno of mmap();
+ * refusal (-ENOSPC for the connection's limits, -EDQUOT for the daemon's
+ * limit on the bytes it pins for all clients, -ENOMEM); a negative errno
+ * of mmap();
  * -ECONNRESET when the daemon is gone.
  */
 int dmk_ipc_client_alloc_pool(struct dmk_ipc_client *c, uint64_t length, unsigned prot,

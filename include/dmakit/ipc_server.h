@@ -32,14 +32,18 @@
  * mapping of the container, whoever made it, a lease is granted only to
  * root and to clients of the daemon's own uid (-EPERM otherwise).
  *
- * This version serves one request at a time on one thread. On the socket
- * a client has one request in flight (HELLO grants max_inflight = 1).
- * After a RINGS exchange (<dmakit/ipc.h>) a client also has a submission
- * and a completion ring in shared memory with eventfd doorbells: up to
- * ring_entries requests in flight and no socket message per I/O. Each ring
- * entry is copied out once and checked as a READ or WRITE message is; a
- * bad one completes with its errno (logged, counted as refused), the
- * connection kept. Ring indices that cannot be close the connection.
+ * One thread serves every connection. On the socket a client has one
+ * request at a time, answered when the device is done. After a RINGS
+ * exchange (<dmakit/ipc.h>) a client also has a submission and a
+ * completion ring in shared memory with eventfd doorbells: up to
+ * ring_entries requests in flight (HELLO's max_inflight) and no socket
+ * message per I/O. Each ring entry is copied out once and checked as a
+ * READ or WRITE message is; a bad one completes with its errno (logged,
+ * counted as refused), the connection kept. Ring indices that cannot be
+ * close the connection. Ring entries on the memfd, pool and lease routes
+ * stay on the device while the server goes on (every backend: the NVMe
+ * backend keeps them on its queue as commands, the sim backend when a test
+ * holds them); copy-route entries are moved before the next is looked at.
  *
  * Isolation: a client names regions by handles the server gave that
  * connection. A handle it was not given (forged, or another client's) is
@@ -148,9 +152,18 @@ int dmk_ipc_backend_sim_release(struct dmk_ipc_backend *be);
  * @queue: the I/O queue the server's reads and writes go to.
  * @out: receives the backend.
  *
- * Reads and writes are dmk_nvme_read_buf() and dmk_nvme_write_buf() on
- * memory registered in @space: the controller moves the bytes straight
- * into and out of the client's pages.
+ * Reads and writes are the NVMe driver's on memory registered in @space:
+ * the controller moves the bytes straight into and out of the client's
+ * pages. The socket's requests wait for their commands
+ * (dmk_nvme_read_buf(), dmk_nvme_write_buf()); ring entries are submitted
+ * as commands of at most max_transfer bytes each (dmk_nvme_submit_buf())
+ * and stay on @queue while the server goes on, completed by
+ * dmk_nvme_reap(); when the queue is full they wait in order for free
+ * slots, and an eighth of its slots stay for the socket's requests. With
+ * MSI-X the server sleeps on the queue's interrupt; without it, it polls
+ * the completion queue while commands are in flight. While a server runs
+ * on the backend, nobody else may submit or reap asynchronous commands
+ * (dmk_nvme_submit_buf(), dmk_nvme_reap()) on @queue.
  *
  * Thread safety: safe.
  *
@@ -190,6 +203,13 @@ int dmk_ipc_backend_destroy(struct dmk_ipc_backend *be);
  * @max_pinned: most bytes one client may have registered; a HELLO may ask
  *	for less. Default 1 GiB.
  * @max_regions: most regions one client may hold. Default 64.
+ * @max_pinned_total: most bytes the daemon pins for all clients together
+ *	(regions of the memfd and pool routes, which it registers in its own
+ *	space; the copy route pins only the bounce buffer, and lease
+ *	mappings are pinned and accounted to the client that made them).
+ *	A REGISTER that would pass it is refused with -EDQUOT, whatever the
+ *	client's own limit. 0 (the default) means half of the machine's
+ *	physical memory, read when the server is created.
  * @bounce_size: bytes of the bounce buffer of the copy route, rounded up
  *	to whole logical blocks; 0 disables the copy route (-ENOTSUP).
  *	Default 1 MiB.
@@ -213,6 +233,7 @@ struct dmk_ipc_server_opts {
 	int log_fd;
 	unsigned ring_entries;
 	unsigned ring_poll_us;
+	uint64_t max_pinned_total;
 };
 
 /**
@@ -223,9 +244,15 @@ struct dmk_ipc_server_opts {
  * @bytes: bytes moved by successful READs and WRITEs.
  * @copied: of those, bytes that went through the copy route.
  * @regions: regions registered now, all clients together.
+ * @pinned: bytes the daemon pins now for all clients together (the
+ *	regions counted by &dmk_ipc_server_opts.max_pinned_total).
  * @refused: requests refused with an ERROR (connection kept).
  * @forged: of those, requests naming a handle not the client's.
  * @dropped: connections closed for a malformed or misplaced message.
+ * @inflight: ring entries on the device now, all clients together
+ *	(those of connections gone included, until they complete).
+ * @drained: connections that closed with ring entries on the device and
+ *	whose memory was released only after the device completed them.
  */
 struct dmk_ipc_server_stats {
 	uint64_t clients;
@@ -234,9 +261,12 @@ struct dmk_ipc_server_stats {
 	uint64_t bytes;
 	uint64_t copied;
 	uint64_t regions;
+	uint64_t pinned;
 	uint64_t refused;
 	uint64_t forged;
 	uint64_t dropped;
+	uint64_t inflight;
+	uint64_t drained;
 };
 
 /**
@@ -307,7 +337,9 @@ int dmk_ipc_server_stats(struct dmk_ipc_server *srv, struct dmk_ipc_server_stats
  * dmk_ipc_server_destroy() - close every connection and free a server
  * @srv: the server, or NULL; not running.
  *
- * Unregisters and unmaps every client's regions, removes the socket file.
+ * Waits for the requests still on the device (each at most the device's
+ * timeout; held sim transfers are released), then unregisters and unmaps
+ * every client's regions, removes the socket file.
  *
  * Thread safety: not with other uses of @srv.
  *

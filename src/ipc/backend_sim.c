@@ -20,19 +20,6 @@
 
 #include "../core/error_priv.h"
 #include "backend_priv.h"
-#include "sim_priv.h"
-
-/* A transfer the device holds (dmk_ipc_backend_sim_hold) or has finished
- * for dmki_ipc_sim_reap(). */
-struct sim_held {
-	struct sim_held *next;
-	int to_mem;
-	uint64_t lba;
-	void *va;
-	size_t len;
-	void *cookie;
-	int rc;
-};
 
 struct sim_backend {
 	struct dmk_ipc_backend be;
@@ -43,8 +30,8 @@ struct sim_backend {
 	pthread_mutex_t qlock;	/* the lists and counts below */
 	unsigned hold;		/* transfers still to hold */
 	unsigned nheld;
-	struct sim_held *held, **held_tail;
-	struct sim_held *done, **done_tail;
+	struct dmki_ipc_breq *held, **held_tail;
+	struct dmki_ipc_breq *done, **done_tail;
 	int efd;		/* signalled when transfers are done */
 };
 
@@ -102,84 +89,93 @@ static int sim_write(struct dmk_ipc_backend *be, uint64_t lba, const void *va, s
 	return sim_xfer(be, lba, (void *)(uintptr_t)va, len, 0);
 }
 
-bool dmki_ipc_is_sim(struct dmk_ipc_backend *be)
+static bool is_sim(struct dmk_ipc_backend *be)
 {
 	return be && be->ops == &sim_ops;
 }
 
-int dmki_ipc_sim_efd(struct dmk_ipc_backend *be)
+static int sim_poll_fd(struct dmk_ipc_backend *be)
 {
 	return ((struct sim_backend *)be)->efd;
 }
 
-static void sim_done(struct sim_backend *s, struct sim_held *h)
+static void sim_done(struct sim_backend *s, struct dmki_ipc_breq *r)
 {
 	uint64_t one = 1;
 
 	pthread_mutex_lock(&s->qlock);
-	h->next = NULL;
-	*s->done_tail = h;
-	s->done_tail = &h->next;
+	r->next = NULL;
+	*s->done_tail = r;
+	s->done_tail = &r->next;
 	pthread_mutex_unlock(&s->qlock);
 	if (write(s->efd, &one, sizeof(one)) < 0) {
 		/* the counter is full: the daemon looks anyway */
 	}
 }
 
-int dmki_ipc_sim_start(struct dmk_ipc_backend *be, int to_mem, uint64_t lba, void *va, size_t len,
-		       void *cookie)
+/* The device moves the bytes at once, unless a test asked it to hold the
+ * transfer (dmk_ipc_backend_sim_hold()). */
+static int sim_start(struct dmk_ipc_backend *be, struct dmki_ipc_breq *r)
 {
 	struct sim_backend *s = (struct sim_backend *)be;
-	struct sim_held *h;
 
+	if (!r->va)
+		return dmki_fail(-ENOTSUP, "sim disk: no device addresses (lease route)");
 	pthread_mutex_lock(&s->qlock);
 	if (!s->hold) {
 		pthread_mutex_unlock(&s->qlock);
-		return sim_xfer(be, lba, va, len, to_mem);
-	}
-	h = calloc(1, sizeof(*h));
-	if (!h) {
-		pthread_mutex_unlock(&s->qlock);
-		return dmki_fail(-ENOMEM, "sim disk: out of memory for a held transfer");
+		return sim_xfer(be, r->lba, r->va, (size_t)r->len, r->to_mem);
 	}
 	s->hold--;
-	h->to_mem = to_mem;
-	h->lba = lba;
-	h->va = va;
-	h->len = len;
-	h->cookie = cookie;
-	*s->held_tail = h;
-	s->held_tail = &h->next;
+	r->rc = 0;
+	r->next = NULL;
+	*s->held_tail = r;
+	s->held_tail = &r->next;
 	s->nheld++;
 	pthread_mutex_unlock(&s->qlock);
 	return -EINPROGRESS;
 }
 
-size_t dmki_ipc_sim_reap(struct dmk_ipc_backend *be, void **cookies, int *rcs, size_t max)
+static size_t sim_reap(struct dmk_ipc_backend *be, struct dmki_ipc_breq **out, size_t max)
 {
 	struct sim_backend *s = (struct sim_backend *)be;
 	size_t n = 0;
+	uint64_t v;
 
+	if (read(s->efd, &v, sizeof(v)) < 0) {
+		/* nothing signalled: look anyway */
+	}
 	pthread_mutex_lock(&s->qlock);
 	while (n < max && s->done) {
-		struct sim_held *h = s->done;
+		struct dmki_ipc_breq *r = s->done;
 
-		s->done = h->next;
+		s->done = r->next;
 		if (!s->done)
 			s->done_tail = &s->done;
-		cookies[n] = h->cookie;
-		rcs[n++] = h->rc;
-		free(h);
+		out[n++] = r;
 	}
 	pthread_mutex_unlock(&s->qlock);
+	if (n == max) {
+		uint64_t one = 1;
+
+		/* more may wait: keep the descriptor readable */
+		if (write(s->efd, &one, sizeof(one)) < 0) {
+			/* full: readable anyway */
+		}
+	}
 	return n;
+}
+
+static void sim_quiesce(struct dmk_ipc_backend *be)
+{
+	dmk_ipc_backend_sim_release(be);
 }
 
 int dmk_ipc_backend_sim_hold(struct dmk_ipc_backend *be, unsigned n)
 {
 	struct sim_backend *s = (struct sim_backend *)be;
 
-	if (!dmki_ipc_is_sim(be))
+	if (!is_sim(be))
 		return dmki_fail(-EINVAL, "dmk_ipc_backend_sim_hold: not a sim backend");
 	pthread_mutex_lock(&s->qlock);
 	s->hold = n;
@@ -192,7 +188,7 @@ unsigned dmk_ipc_backend_sim_held(struct dmk_ipc_backend *be)
 	struct sim_backend *s = (struct sim_backend *)be;
 	unsigned n;
 
-	if (!dmki_ipc_is_sim(be))
+	if (!is_sim(be))
 		return 0;
 	pthread_mutex_lock(&s->qlock);
 	n = s->nheld;
@@ -203,10 +199,10 @@ unsigned dmk_ipc_backend_sim_held(struct dmk_ipc_backend *be)
 int dmk_ipc_backend_sim_release(struct dmk_ipc_backend *be)
 {
 	struct sim_backend *s = (struct sim_backend *)be;
-	struct sim_held *list;
+	struct dmki_ipc_breq *list;
 	int n = 0;
 
-	if (!dmki_ipc_is_sim(be))
+	if (!is_sim(be))
 		return dmki_fail(-EINVAL, "dmk_ipc_backend_sim_release: not a sim backend");
 	pthread_mutex_lock(&s->qlock);
 	list = s->held;
@@ -215,13 +211,13 @@ int dmk_ipc_backend_sim_release(struct dmk_ipc_backend *be)
 	s->nheld = 0;
 	pthread_mutex_unlock(&s->qlock);
 	while (list) {
-		struct sim_held *h = list;
+		struct dmki_ipc_breq *r = list;
 
-		list = h->next;
+		list = r->next;
 		/* The device moves the bytes now: into memory that must still
 		 * be registered (and mapped), or it faults. */
-		h->rc = sim_xfer(be, h->lba, h->va, h->len, h->to_mem);
-		sim_done(s, h);
+		r->rc = sim_xfer(be, r->lba, r->va, (size_t)r->len, r->to_mem);
+		sim_done(s, r);
 		n++;
 	}
 	return n;
@@ -244,13 +240,8 @@ static int sim_destroy(struct dmk_ipc_backend *be)
 			s->dma = NULL;
 		return dmki_fail(rc, "the sim backend's space still holds registrations");
 	}
-	dmk_ipc_backend_sim_release(be);
-	while (s->done) {
-		struct sim_held *h = s->done;
-
-		s->done = h->next;
-		free(h);
-	}
+	/* The server quiesced and reaped before it went: the transfers (its
+	 * memory) are none of the backend's any more. */
 	close(s->efd);
 	pthread_mutex_destroy(&s->qlock);
 	pthread_mutex_destroy(&s->lock);
@@ -264,6 +255,10 @@ static const struct dmki_ipc_backend_ops sim_ops = {
 	.read = sim_read,
 	.write = sim_write,
 	.destroy = sim_destroy,
+	.start = sim_start,
+	.reap = sim_reap,
+	.poll_fd = sim_poll_fd,
+	.quiesce = sim_quiesce,
 };
 
 int dmk_ipc_backend_sim_create(uint32_t lba_size, uint64_t nlba, struct dmk_ipc_backend **out)
@@ -325,7 +320,7 @@ void *dmk_ipc_backend_sim_disk(struct dmk_ipc_backend *be, size_t *len)
 {
 	struct sim_backend *s = (struct sim_backend *)be;
 
-	if (!be || be->ops != &sim_ops)
+	if (!is_sim(be))
 		return NULL;
 	if (len)
 		*len = s->size;

@@ -35,7 +35,6 @@
 #include "backend_priv.h"
 #include "lease.h"
 #include "daemon_priv.h"
-#include "sim_priv.h"
 
 __attribute__((format(printf, 2, 3)))
 void dmki_srv_log(struct dmk_ipc_server *srv, const char *fmt, ...)
@@ -57,6 +56,24 @@ void dmki_srv_log(struct dmk_ipc_server *srv, const char *fmt, ...)
 	if (write(srv->opts.log_fd, line, (size_t)n) < 0) {
 		/* nowhere left to say it */
 	}
+}
+
+/* What the server's thread counted without the lock, into the stats. */
+void dmki_srv_stats_flush(struct dmk_ipc_server *srv)
+{
+	struct dmk_ipc_server_stats *p = &srv->pend, *s = &srv->stats;
+
+	if (!srv->pend_dirty)
+		return;
+	pthread_mutex_lock(&srv->lock);
+	s->requests += p->requests;
+	s->bytes += p->bytes;
+	s->copied += p->copied;
+	s->inflight += p->inflight;
+	s->drained += p->drained;
+	pthread_mutex_unlock(&srv->lock);
+	memset(p, 0, sizeof(*p));
+	srv->pend_dirty = false;
 }
 
 void dmk_ipc_server_opts_init(struct dmk_ipc_server_opts *opts)
@@ -131,6 +148,7 @@ void dmki_srv_client_release(struct dmk_ipc_server *srv, struct srv_client *c)
 	lease_end(srv, c);
 	free(c->regions);
 	dmki_srv_ring_free(&c->ring);
+	dmki_srv_reqs_free(c);
 	if (c->fd >= 0)
 		close(c->fd);
 	memset(c, 0, sizeof(*c));
@@ -188,7 +206,8 @@ static void do_hello(struct dmk_ipc_server *srv, struct srv_client *c, const str
 	r.hello.version = DMK_IPC_VERSION;
 	r.hello.max_pinned = c->max_pinned;
 	r.hello.max_regions = c->max_regions;
-	r.hello.max_inflight = 1; /* synchronous on the socket in this version */
+	/* on the rings; the socket carries one request at a time */
+	r.hello.max_inflight = srv->opts.ring_entries;
 	r.hello.lba_size = srv->be->lba_size;
 	r.hello.nlba = srv->be->nlba;
 	dmki_srv_reply(c, &r);
@@ -296,6 +315,10 @@ static void accept_one(struct dmk_ipc_server *srv)
 	     (unsigned)c->uid);
 }
 
+/* After the last device activity, how long a device that does not signal
+ * is looked at without sleeping. */
+#define DEV_SPIN_NS 200000u
+
 static uint64_t now_ns(void)
 {
 	struct timespec ts;
@@ -316,7 +339,7 @@ int dmk_ipc_server_run(struct dmk_ipc_server *srv)
 	unsigned nc = srv->opts.max_clients;
 	uint64_t spin_ns = (uint64_t)srv->opts.ring_poll_us * 1000u, last = 0;
 	int timeout = -1;
-	bool armed = false, spinning = false;
+	bool armed = false, spinning = false, dev_ready = false;
 	unsigned spins = 0;
 
 	for (;;) {
@@ -337,8 +360,7 @@ int dmk_ipc_server_run(struct dmk_ipc_server *srv)
 			srv->pfd[n++] = (struct pollfd){ c->fd >= 0 && c->ring.hdr ? c->ring.req_efd : -1,
 							 POLLIN, 0 };
 		}
-		srv->pfd[n++] = (struct pollfd){ dmki_ipc_is_sim(srv->be) ? dmki_ipc_sim_efd(srv->be) : -1,
-						 POLLIN, 0 };
+		srv->pfd[n++] = (struct pollfd){ srv->dev_fd, POLLIN, 0 };
 		rc = poll(srv->pfd, n, timeout);
 		if (rc < 0) {
 			if (errno == EINTR)
@@ -379,8 +401,7 @@ int dmk_ipc_server_run(struct dmk_ipc_server *srv)
 		}
 		if (srv->pfd[1].revents & POLLIN)
 			accept_one(srv);
-		if (srv->pfd[2 + 2 * nc].revents)
-			dmki_srv_device_reap(srv);
+		dev_ready = srv->pfd[2 + 2 * nc].revents != 0;
 rings:
 		for (unsigned i = 0; i < nc; i++) {
 			struct srv_client *c = &srv->clients[i];
@@ -388,21 +409,32 @@ rings:
 			if (c->fd >= 0 && c->ring.hdr)
 				work += dmki_srv_ring_serve(srv, c);
 		}
+		/* The device is looked at while it holds requests, whether or
+		 * not it signalled (a synchronous request may have taken its
+		 * interrupt; a polled queue never signals). */
+		if (srv->inflight || dev_ready)
+			work += dmki_srv_device_reap(srv);
+		dev_ready = false;
+		dmki_srv_stats_flush(srv);
 		timeout = 0;
 		spinning = spin_ns != 0;
 		if (work) {
-			if (spin_ns)
+			if (spin_ns || srv->inflight)
 				last = now_ns();
 			continue;
 		}
-		if (spin_ns && now_ns() - last < spin_ns) {
+		if ((spin_ns && now_ns() - last < spin_ns) ||
+		    (srv->inflight && srv->dev_fd < 0 && now_ns() - last < DEV_SPIN_NS)) {
 			/* Nothing on the rings: a client sharing this CPU may
 			 * want it to publish its next entry. */
 			sched_yield();
 			continue;
 		}
 		spinning = false;
-		timeout = -1;
+		/* Requests on the device: a device that does not signal is
+		 * polled every millisecond; one that does, every second (for
+		 * commands that never complete: the backend gives up on them). */
+		timeout = !srv->inflight ? -1 : srv->dev_fd < 0 ? 1 : 1000;
 		armed = true;
 		for (unsigned i = 0; i < nc; i++) {
 			struct srv_client *c = &srv->clients[i];
@@ -463,7 +495,14 @@ int dmk_ipc_server_create(const char *path, struct dmk_ipc_backend *be,
 		free(srv);
 		return rc;
 	}
+	srv->pinned_cap = srv->opts.max_pinned_total;
+	if (!srv->pinned_cap) {
+		long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+
+		srv->pinned_cap = pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz / 2 : 1ull << 30;
+	}
 	srv->be = be;
+	srv->dev_fd = be->ops->poll_fd(be);
 	srv->lfd = srv->stopfd = -1;
 	srv->next_handle = 1;
 	pthread_mutex_init(&srv->lock, NULL);
@@ -543,10 +582,8 @@ int dmk_ipc_server_destroy(struct dmk_ipc_server *srv)
 		if (srv->clients[i].fd >= 0)
 			dmki_srv_client_close(srv, &srv->clients[i], "server destroyed");
 	/* Requests still on the device finish before the memory goes. */
-	if (dmki_ipc_is_sim(srv->be)) {
-		dmk_ipc_backend_sim_release(srv->be);
-		dmki_srv_device_reap(srv);
-	}
+	dmki_srv_device_quiesce(srv);
+	dmki_srv_stats_flush(srv);
 	for (unsigned i = 0; i < srv->opts.max_clients; i++)
 		if (srv->clients[i].draining) {
 			dmki_srv_log(srv, "dmakitd: client %u: %u request(s) never completed", srv->clients[i].id,

@@ -22,7 +22,6 @@
 #include "backend_priv.h"
 #include "daemon_priv.h"
 #include "lease.h"
-#include "sim_priv.h"
 
 /* The copy route: the device moves the bytes into and out of the daemon's
  * bounce buffer, process_vm_*() moves them to and from the client. */
@@ -120,7 +119,7 @@ int dmki_srv_io_check(struct dmk_ipc_server *srv, struct srv_client *c, bool rd,
 	return 0;
 }
 
-/* Move the bytes of a checked READ or WRITE; count it. */
+/* Move the bytes of a checked READ or WRITE; count it (in srv->pend). */
 int dmki_srv_io_exec(struct dmk_ipc_server *srv, struct srv_client *c, const struct srv_region *r,
 		   bool rd, const struct dmk_ipc_io *io)
 {
@@ -144,14 +143,12 @@ int dmki_srv_io_exec(struct dmk_ipc_server *srv, struct srv_client *c, const str
 	} else {
 		rc = copy_io(srv, c, r, rd, io->offset, io->length, io->lba);
 	}
-	pthread_mutex_lock(&srv->lock);
-	srv->stats.requests++;
+	PEND_ADD(srv, requests, 1);
 	if (rc == 0) {
-		srv->stats.bytes += io->length;
+		PEND_ADD(srv, bytes, io->length);
 		if (r->route == DMK_IPC_ROUTE_COPY)
-			srv->stats.copied += io->length;
+			PEND_ADD(srv, copied, io->length);
 	}
-	pthread_mutex_unlock(&srv->lock);
 	return rc;
 }
 
@@ -169,6 +166,7 @@ void dmki_srv_io(struct dmk_ipc_server *srv, struct srv_client *c, const struct 
 		return;
 	}
 	rc = dmki_srv_io_exec(srv, c, r, rd, &m->io);
+	dmki_srv_stats_flush(srv);	/* counted before the answer */
 	if (rc) {
 		/* A failed transfer is answered with an ERROR: its errno and why. */
 		snprintf(why, sizeof(why), "%s: %s", dmk_ipc_type_name(m->type), dmk_last_error());

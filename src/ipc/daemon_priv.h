@@ -3,8 +3,10 @@
  * Internal: the driver daemon's server, shared by its files. daemon.c is
  * the poll loop, connections and their lifetime; daemon_region.c the
  * REGISTER and UNREGISTER of the four routes; daemon_io.c the checks and
- * the moving of a READ or WRITE; daemon_ring.c the shared-memory rings and
- * the requests the device holds. One thread runs all of it.
+ * the moving of a READ or WRITE; daemon_ring.c the shared-memory rings;
+ * daemon_device.c the ring requests on the device (the backend's
+ * asynchronous path, backend_priv.h), their completions and the draining of
+ * connections gone. One thread runs all of it.
  */
 #ifndef DMK_IPC_DAEMON_PRIV_H
 #define DMK_IPC_DAEMON_PRIV_H
@@ -18,6 +20,8 @@
 
 #include <dmakit/ipc.h>
 #include <dmakit/ipc_server.h>
+
+#include "backend_priv.h"
 
 #define PAGE 4096u
 
@@ -35,14 +39,15 @@ struct srv_region {
 	unsigned busy;		/* requests on the device using it */
 };
 
-/* A ring entry the device holds (in flight). Regions are named by handle:
- * the table moves when it grows. */
+/* A ring entry the device holds (in flight): one of its connection's
+ * preallocated requests (one for each ring entry). Regions are named by
+ * handle: the table moves when it grows. */
 struct srv_req {
-	unsigned slot;		/* in srv->clients */
-	unsigned client_id;
+	struct dmki_ipc_breq io;	/* the backend's view; first */
+	struct srv_client *c;
 	uint64_t tag;
 	uint64_t handle;
-	uint64_t length;
+	uint32_t idx;			/* in c->reqs */
 };
 
 /* A connection's shared-memory rings (RINGS). Only @hdr's indices, the
@@ -59,6 +64,7 @@ struct srv_ring {
 	uint32_t cq_tail;
 	int req_efd;			/* the client rings it; polled here */
 	int cq_efd;			/* rung here when the client sleeps */
+	uint32_t cq_pub;		/* cq_tail as the client last saw it */
 };
 
 struct srv_client {
@@ -76,6 +82,9 @@ struct srv_client {
 	struct srv_ring ring;
 	unsigned inflight;	/* ring entries on the device */
 	bool draining;		/* closed, its regions kept until inflight is 0 */
+	struct srv_req *reqs;	/* ring.entries of them, kept while draining */
+	uint32_t *req_free;	/* indices of the free ones, a stack */
+	unsigned nreq_free;
 	struct dmki_lease *lease;	/* the lease route's window, or NULL */
 };
 
@@ -92,9 +101,23 @@ struct dmk_ipc_server {
 	void *bounce;
 	size_t bounce_len;
 	struct dmk_region *bounce_reg;
+	uint64_t pinned_cap;		/* opts.max_pinned_total, resolved */
 	pthread_mutex_t lock;		/* stats */
 	struct dmk_ipc_server_stats stats;
+	/* Counted by the server's thread without the lock and added to
+	 * @stats at once (dmki_srv_stats_flush()) before a client can see the
+	 * requests' completions: one lock a batch, not one a request. */
+	struct dmk_ipc_server_stats pend;
+	bool pend_dirty;
+	unsigned inflight;		/* ring entries on the device, all clients */
+	int dev_fd;			/* the backend's poll_fd, or -1 */
 };
+
+#define PEND_ADD(srv, field, v)                        \
+	do {                                           \
+		(srv)->pend.field += (v);              \
+		(srv)->pend_dirty = true;              \
+	} while (0)
 
 
 #define STAT_ADD(srv, field, v)                        \
@@ -103,6 +126,8 @@ struct dmk_ipc_server {
 		(srv)->stats.field += (v);             \
 		pthread_mutex_unlock(&(srv)->lock);    \
 	} while (0)
+
+void dmki_srv_stats_flush(struct dmk_ipc_server *srv);
 
 /* daemon.c: the log line (to opts.log_fd), answers, refusals (the
  * connection kept) and drops (the connection closed, saying why). */
@@ -141,6 +166,21 @@ void dmki_srv_rings(struct dmk_ipc_server *srv, struct srv_client *c, const stru
 void dmki_srv_ring_free(struct srv_ring *rg);
 unsigned dmki_srv_ring_serve(struct dmk_ipc_server *srv, struct srv_client *c);
 bool dmki_srv_ring_arm(struct srv_ring *rg, unsigned inflight);
-void dmki_srv_device_reap(struct dmk_ipc_server *srv);
+/* A completion into the ring (not yet seen by the client), then all of
+ * them published at once, the client woken if it sleeps. */
+void dmki_srv_ring_post(struct srv_ring *rg, uint64_t tag, int32_t st);
+void dmki_srv_ring_publish(struct srv_ring *rg);
+
+/* daemon_device.c: a connection's requests (@entries of them, or none);
+ * a checked ring entry on the memfd, pool or lease route started on the
+ * device: 1 when it is in flight, else its status (0 or a negative errno);
+ * completions reaped (how many), posted, drained connections released; at
+ * destroy, the device quiesced and everything reaped. */
+int dmki_srv_reqs_alloc(struct srv_client *c, uint32_t entries);
+void dmki_srv_reqs_free(struct srv_client *c);
+int dmki_srv_device_start(struct dmk_ipc_server *srv, struct srv_client *c, struct srv_region *r,
+			  bool rd, const struct dmk_ipc_io *io, uint64_t tag);
+unsigned dmki_srv_device_reap(struct dmk_ipc_server *srv);
+void dmki_srv_device_quiesce(struct dmk_ipc_server *srv);
 
 #endif

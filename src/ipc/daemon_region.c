@@ -23,7 +23,6 @@
 #include "backend_priv.h"
 #include "daemon_priv.h"
 #include "lease.h"
-#include "sim_priv.h"
 
 void dmki_srv_region_release(struct dmk_ipc_server *srv, struct srv_client *c, struct srv_region *r)
 {
@@ -37,7 +36,11 @@ void dmki_srv_region_release(struct dmk_ipc_server *srv, struct srv_client *c, s
 	if (r->map)
 		munmap(r->map, r->map_len);
 	c->pinned -= r->len;
-	STAT_ADD(srv, regions, (uint64_t)-1);
+	pthread_mutex_lock(&srv->lock);
+	srv->stats.regions--;
+	if (r->reg)
+		srv->stats.pinned -= r->len;
+	pthread_mutex_unlock(&srv->lock);
 }
 
 struct srv_region *dmki_srv_find_region(struct srv_client *c, uint64_t handle)
@@ -61,6 +64,16 @@ static struct srv_region *own_region(struct dmk_ipc_server *srv, struct srv_clie
 		 dmk_ipc_type_name(m->type), (unsigned long long)handle);
 	dmki_srv_refuse(srv, c, m->seq, -EPERM, why);
 	return NULL;
+}
+
+static uint64_t daemon_pinned(struct dmk_ipc_server *srv)
+{
+	uint64_t v;
+
+	pthread_mutex_lock(&srv->lock);
+	v = srv->stats.pinned;
+	pthread_mutex_unlock(&srv->lock);
+	return v;
 }
 
 static bool handle_in_use(struct dmk_ipc_server *srv, uint64_t h)
@@ -211,6 +224,15 @@ void dmki_srv_register(struct dmk_ipc_server *srv, struct srv_client *c,
 		dmki_srv_refuse(srv, c, m->seq, -ENOSPC, why);
 		goto out;
 	}
+	if ((rq->route == DMK_IPC_ROUTE_MEMFD || rq->route == DMK_IPC_ROUTE_POOL) &&
+	    rq->length > srv->pinned_cap - daemon_pinned(srv)) {
+		/* Memory the daemon pins in its own space, for everyone. */
+		snprintf(why, sizeof(why),
+			 "REGISTER: %llu bytes more would pass the %llu bytes this daemon pins for all clients together",
+			 (unsigned long long)rq->length, (unsigned long long)srv->pinned_cap);
+		dmki_srv_refuse(srv, c, m->seq, -EDQUOT, why);
+		goto out;
+	}
 	nr.route = rq->route;
 	nr.prot = rq->prot;
 	nr.len = rq->length;
@@ -296,7 +318,11 @@ void dmki_srv_register(struct dmk_ipc_server *srv, struct srv_client *c,
 		nr.handle = new_handle(srv);
 	c->regions[c->nregions++] = nr;
 	c->pinned += nr.len;
-	STAT_ADD(srv, regions, 1);
+	pthread_mutex_lock(&srv->lock);
+	srv->stats.regions++;
+	if (nr.reg)
+		srv->stats.pinned += nr.len;
+	pthread_mutex_unlock(&srv->lock);
 	memset(&ok, 0, sizeof(ok));
 	ok.type = DMK_IPC_COMPLETION;
 	ok.seq = m->seq;

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The driver daemon's shared-memory rings: set up on RINGS, served from the
- * poll loop (each entry copied out once and checked as a message), and the
- * requests the device holds in flight, whose completions go to the ring or,
- * for a connection gone, end its draining.
+ * poll loop (each entry copied out once and checked as a message, then
+ * started on the device, daemon_device.c, or moved at once on the copy
+ * route), completions posted and published in batches.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,8 +22,6 @@
 #include "../core/error_priv.h"
 #include "backend_priv.h"
 #include "daemon_priv.h"
-#include "lease.h"
-#include "sim_priv.h"
 
 void dmki_srv_ring_free(struct srv_ring *rg)
 {
@@ -56,6 +54,10 @@ void dmki_srv_rings(struct dmk_ipc_server *srv, struct srv_client *c, const stru
 	}
 	if (entries > srv->opts.ring_entries)
 		entries = srv->opts.ring_entries;
+	if (dmki_srv_reqs_alloc(c, entries)) {
+		dmki_srv_refuse(srv, c, m->seq, -ENOMEM, "RINGS: out of memory for the requests");
+		return;
+	}
 	rg->entries = entries;
 	rg->map_len = (size_t)dmk_ipc_ring_size(entries);
 	fds[0] = memfd_create("dmakitd-rings", MFD_CLOEXEC | MFD_ALLOW_SEALING);
@@ -96,6 +98,7 @@ fail:
 	if (rg->map)
 		munmap(rg->map, rg->map_len);
 	memset(rg, 0, sizeof(*rg));
+	dmki_srv_reqs_free(c);
 	dmki_srv_refuse(srv, c, m->seq, -ENOMEM, why);
 }
 
@@ -133,30 +136,11 @@ static int32_t ring_entry(struct dmk_ipc_server *srv, struct srv_client *c,
 		     (int)c->pid, (unsigned long long)e.tag, why);
 		return rc;
 	}
-	if (r->route != DMK_IPC_ROUTE_COPY && dmki_ipc_is_sim(srv->be)) {
-		/* The sim device may hold the transfer (in flight). */
-		struct srv_req *q = calloc(1, sizeof(*q));
-
-		if (!q)
-			return -ENOMEM;
-		q->slot = (unsigned)(c - srv->clients);
-		q->client_id = c->id;
-		q->tag = e.tag;
-		q->handle = r->handle;
-		q->length = io.length;
-		rc = dmki_ipc_sim_start(srv->be, e.op == DMK_IPC_READ, io.lba,
-					(uint8_t *)r->map + io.offset, (size_t)io.length, q);
-		if (rc == -EINPROGRESS) {
-			r->busy++;
-			c->inflight++;
+	if (r->route != DMK_IPC_ROUTE_COPY) {
+		/* On the device, which may hold it (in flight). */
+		rc = dmki_srv_device_start(srv, c, r, e.op == DMK_IPC_READ, &io, e.tag);
+		if (rc > 0)
 			return 1;
-		}
-		free(q);
-		pthread_mutex_lock(&srv->lock);
-		srv->stats.requests++;
-		if (rc == 0)
-			srv->stats.bytes += io.length;
-		pthread_mutex_unlock(&srv->lock);
 	} else {
 		rc = dmki_srv_io_exec(srv, c, r, e.op == DMK_IPC_READ, &io);
 	}
@@ -166,7 +150,7 @@ static int32_t ring_entry(struct dmk_ipc_server *srv, struct srv_client *c,
 	return rc;
 }
 
-static void ring_post(struct srv_ring *rg, uint64_t tag, int32_t st)
+void dmki_srv_ring_post(struct srv_ring *rg, uint64_t tag, int32_t st)
 {
 	struct dmk_ipc_cqe *ce = &rg->cq[rg->cq_tail & (rg->entries - 1)];
 
@@ -174,64 +158,18 @@ static void ring_post(struct srv_ring *rg, uint64_t tag, int32_t st)
 	ce->status = st;
 	ce->flags = 0;
 	rg->cq_tail++;
-	__atomic_store_n(&rg->hdr->cq_tail, rg->cq_tail, __ATOMIC_RELEASE);
 }
 
-static void ring_wake(struct srv_ring *rg)
+void dmki_srv_ring_publish(struct srv_ring *rg)
 {
+	rg->cq_pub = rg->cq_tail;
+	__atomic_store_n(&rg->hdr->cq_tail, rg->cq_tail, __ATOMIC_RELEASE);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&rg->hdr->cq_flags, __ATOMIC_RELAXED) & DMK_IPC_RING_NEED_WAKEUP) {
 		uint64_t one = 1;
 
 		if (write(rg->cq_efd, &one, sizeof(one)) < 0) {
 			/* the counter is full: the client is awake anyway */
-		}
-	}
-}
-
-/* Requests the device finished: their completions go to the ring of a
- * client still there; a closed client's regions go with its last one. */
-void dmki_srv_device_reap(struct dmk_ipc_server *srv)
-{
-	void *cookies[32];
-	int rcs[32];
-	size_t n;
-	uint64_t v;
-
-	if (read(dmki_ipc_sim_efd(srv->be), &v, sizeof(v)) < 0) {
-		/* nothing signalled: look anyway */
-	}
-	while ((n = dmki_ipc_sim_reap(srv->be, cookies, rcs, 32)) > 0) {
-		for (size_t i = 0; i < n; i++) {
-			struct srv_req *q = cookies[i];
-			struct srv_client *c = &srv->clients[q->slot];
-			struct srv_region *r = dmki_srv_find_region(c, q->handle);
-
-			pthread_mutex_lock(&srv->lock);
-			srv->stats.requests++;
-			if (rcs[i] == 0)
-				srv->stats.bytes += q->length;
-			pthread_mutex_unlock(&srv->lock);
-			if (r && r->busy)
-				r->busy--;
-			if (c->id == q->client_id && c->inflight)
-				c->inflight--;
-			if (rcs[i])
-				dmki_srv_log(srv, "dmakitd: client %u: ring entry (tag %llu) on the device: error %d",
-				     q->client_id, (unsigned long long)q->tag, rcs[i]);
-			if (c->id != q->client_id) {
-				/* cannot be: a slot is kept while it has requests */
-			} else if (c->draining) {
-				if (!c->inflight) {
-					dmki_srv_log(srv, "dmakitd: client %u (pid %d): drained, %zu region(s) released",
-					     c->id, (int)c->pid, c->nregions);
-					dmki_srv_client_release(srv, c);
-				}
-			} else if (c->fd >= 0 && c->ring.hdr) {
-				ring_post(&c->ring, q->tag, rcs[i]);
-				ring_wake(&c->ring);
-			}
-			free(q);
 		}
 	}
 }
@@ -272,11 +210,14 @@ unsigned dmki_srv_ring_serve(struct dmk_ipc_server *srv, struct srv_client *c)
 		rg->sq_head++;
 		__atomic_store_n(&rg->hdr->sq_head, rg->sq_head, __ATOMIC_RELEASE);
 		if (st <= 0)
-			ring_post(rg, tag, st);
+			dmki_srv_ring_post(rg, tag, st);
 		done++;
 	}
-	if (done)
-		ring_wake(rg);
+	if (rg->cq_pub != rg->cq_tail) {
+		/* counted before the client can see them */
+		dmki_srv_stats_flush(srv);
+		dmki_srv_ring_publish(rg);
+	}
 	return done;
 }
 

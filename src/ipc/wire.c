@@ -138,8 +138,10 @@ int dmk_ipc_recv_fds(int sock, struct dmk_ipc_msg *msg, int *fds, unsigned max, 
 		return dmki_fail(-errno, "receiving a message: %s", strerror(errno));
 	nfd = take_fds(&mh, got, max);
 	kept = nfd < (int)max ? nfd : (int)max;
+	/* An empty datagram reads as the end of file too: no message is
+	 * empty, so either way the peer is done with this connection. */
 	if (n == 0 && nfd == 0)
-		return dmki_fail(-ECONNRESET, "the peer closed the connection");
+		return dmki_fail(-ECONNRESET, "the peer closed the connection (or sent an empty datagram)");
 	if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC) || (size_t)n > DMK_IPC_MSG_MAX) {
 		close_fds(got, kept);
 		return dmki_fail(-EBADMSG, "datagram %s (%zd bytes, flags %#x)",

@@ -15,13 +15,11 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,32 +27,28 @@
 #include <dmakit/ipc.h>
 #include <dmakit/ipc_client.h>
 #include <dmakit/ipc_server.h>
-#include <dmakit/nvme.h>
-#include <dmakit/pci.h>
 #include <dmakit/region.h>
-#include <dmakit/space.h>
 #include <dmakit/vfio.h>
 
 #include "vmcheck.h"
+#include "vmipc.h"
 #include "vmpattern.h"
 
 #define KiB 1024u
 #define LEN (256 * KiB)
 #define WINDOW (8192 * KiB)
-#define NOBODY 65534
 
 static const char *sock_path = "/tmp/dmakitd-lease.sock";
-static struct dmk_ipc_server *srv;
-static struct dmk_space *sp;
+static struct vmipc d;
 static uint32_t bs;
 
-static void *serve(void *arg)
-{
-	(void)arg;
-	return (void *)(intptr_t)dmk_ipc_server_run(srv);
-}
-
-static int outfd = -1;	/* the child reports its window's base here */
+/* What an application does: see app(). */
+struct app_args {
+	int nobody;
+	uint64_t lba;
+	unsigned seed;
+	int outfd;	/* the child reports its window's base here */
+};
 
 /*
  * An application: lease a window, write pattern @seed from a posix_memalign
@@ -62,15 +56,19 @@ static int outfd = -1;	/* the child reports its window's base here */
  * same with a malloc'd buffer that starts 512 bytes into a page, at
  * @lba + LEN / bs. Exit status: 0, or the step that failed.
  */
-static int app(int nobody, uint64_t lba, unsigned seed)
+static int app(void *arg)
 {
+	const struct app_args *a = arg;
+	int nobody = a->nobody, outfd = a->outfd;
+	uint64_t lba = a->lba;
+	unsigned seed = a->seed;
 	struct dmk_ipc_client *c;
 	struct dmk_ipc_lease *l;
 	uint64_t h, h2, base = 0;
 	unsigned route, granted = 0;
 	uint8_t *buf, *raw, *odd;
 
-	if (nobody && (setgid(NOBODY) || setuid(NOBODY) || getuid() != NOBODY))
+	if (nobody && vmipc_drop_root())
 		return 10;
 	if (dmk_ipc_client_connect(sock_path, NULL, &c))
 		return 11;
@@ -132,45 +130,24 @@ static int app(int nobody, uint64_t lba, unsigned seed)
 
 static int run_child(int nobody, uint64_t lba, unsigned seed, uint64_t *base)
 {
-	int p[2], st;
+	struct app_args a = { nobody, lba, seed, -1 };
+	int p[2];
 	pid_t pid;
 
 	if (pipe(p))
 		return -1;
-	pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		int rc;
-
-		close(p[0]);
-		outfd = p[1];
-		rc = app(nobody, lba, seed);
-		if (rc)
-			fprintf(stderr, "app: step %d: %s\n", rc, dmk_last_error());
-		_exit(rc);
-	}
+	a.outfd = p[1];
+	pid = vmipc_fork(app, &a);
 	close(p[1]);
-	if (read(p[0], base, sizeof(*base)) != sizeof(*base))
+	if (pid < 0 || read(p[0], base, sizeof(*base)) != sizeof(*base))
 		*base = 0;
 	close(p[0]);
-	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
-		return -1;
-	return WEXITSTATUS(st);
+	return vmipc_wait(pid);
 }
 
 static struct dmk_ipc_server_stats stats(void)
 {
-	struct dmk_ipc_server_stats s;
-
-	dmk_ipc_server_stats(srv, &s);
-	return s;
-}
-
-static void wait_idle(void)
-{
-	for (int i = 0; i < 500 && stats().clients; i++)
-		usleep(10000);
+	return vmipc_stats(&d);
 }
 
 static struct dmk_vfio_info vinfo(void)
@@ -178,7 +155,7 @@ static struct dmk_vfio_info vinfo(void)
 	struct dmk_vfio_info vi;
 
 	memset(&vi, 0, sizeof(vi));
-	dmk_vfio_info(sp, &vi);
+	dmk_vfio_info(d.sp, &vi);
 	return vi;
 }
 
@@ -188,7 +165,7 @@ static void check_clean(const char *name, const struct dmk_vfio_info *before)
 {
 	struct dmk_vfio_info vi;
 
-	wait_idle();
+	vmipc_wait_idle(&d);
 	vi = vinfo();
 	result(stats().clients == 0 && stats().regions == 0 && vi.dma_avail == before->dma_avail &&
 	       vi.mappings == before->mappings && vi.free_below_reach == before->free_below_reach,
@@ -265,10 +242,32 @@ static void test_hostile(void)
 	free(buf);
 }
 
+/* An application that reads into its lease until it is killed; it says
+ * "r" on @a->outfd once it is about to. */
+static int app_reader(void *arg)
+{
+	const struct app_args *a = arg;
+	struct dmk_ipc_client *cl;
+	struct dmk_ipc_lease *l;
+	uint64_t h;
+	unsigned route;
+	uint8_t *buf;
+
+	if (dmk_ipc_client_connect(sock_path, NULL, &cl) || dmk_ipc_client_lease(cl, WINDOW, &l) ||
+	    posix_memalign((void **)&buf, 4096, 4096 * KiB) ||
+	    dmk_ipc_lease_register(l, buf, 4096 * KiB, DMK_PROT_RW, &h, &route))
+		return 1;
+	if (write(a->outfd, "r", 1) != 1)
+		return 2;
+	for (;;)
+		dmk_ipc_client_read(cl, h, 0, 4096 * KiB, a->lba);
+}
+
 /* An application killed while the controller reads into its lease. */
 static void test_sigkill(uint64_t lba, const struct dmk_vfio_info *clean)
 {
-	int pipefd[2], st, rc;
+	struct app_args a = { 0, lba, 0, -1 };
+	int pipefd[2], st = 0, rc;
 	uint64_t base = 0;
 	pid_t pid;
 	char ch;
@@ -277,32 +276,16 @@ static void test_sigkill(uint64_t lba, const struct dmk_vfio_info *clean)
 		result(false, "ipc-lease-sigkill", "pipe");
 		return;
 	}
-	pid = fork();
-	if (pid == 0) {
-		struct dmk_ipc_client *cl;
-		struct dmk_ipc_lease *l;
-		uint64_t h;
-		unsigned route;
-		uint8_t *buf;
-
-		close(pipefd[0]);
-		if (dmk_ipc_client_connect(sock_path, NULL, &cl) ||
-		    dmk_ipc_client_lease(cl, WINDOW, &l) ||
-		    posix_memalign((void **)&buf, 4096, 4096 * KiB) ||
-		    dmk_ipc_lease_register(l, buf, 4096 * KiB, DMK_PROT_RW, &h, &route))
-			_exit(1);
-		if (write(pipefd[1], "r", 1) != 1)
-			_exit(2);
-		for (;;)
-			dmk_ipc_client_read(cl, h, 0, 4096 * KiB, lba);
-	}
+	a.outfd = pipefd[1];
+	pid = vmipc_fork(app_reader, &a);
 	close(pipefd[1]);
 	rc = (int)read(pipefd[0], &ch, 1);
 	close(pipefd[0]);
 	usleep(20000);
 	kill(pid, SIGKILL);
-	waitpid(pid, &st, 0);
-	result(rc == 1 && WIFSIGNALED(st), "ipc-lease-sigkill", "ready %d, status %#x", rc, st);
+	if (pid < 0 || waitpid(pid, &st, 0) != pid)
+		st = 0;
+	result(pid > 0 && rc == 1 && WIFSIGNALED(st), "ipc-lease-sigkill", "ready %d, status %#x", rc, st);
 	check_clean("ipc-lease-sigkill-nothing-left", clean);
 	rc = run_child(0, lba, 65, &base);
 	result(rc == 0, "ipc-lease-serves-after-sigkill", "application failed at step %d", rc);
@@ -315,49 +298,24 @@ static void test_sigkill(uint64_t lba, const struct dmk_vfio_info *clean)
 
 int main(void)
 {
-	const char *bdf = getenv("DMK_NVME_BDF");
-	struct dmk_ipc_server_opts so;
-	struct dmk_ipc_backend *be;
-	struct dmk_nvme_info info;
 	struct dmk_vfio_info clean;
-	struct dmk_pci *pci;
-	struct dmk_nvme *ctrl;
-	pthread_t t;
 	uint64_t base;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
-	if (!bdf) {
-		printf("FAIL setup: DMK_NVME_BDF is not set\n");
+	if (vmipc_open(&d, sock_path, NULL, NULL))
 		return 2;
-	}
-	SETUP(dmk_space_vfio_create(&sp), "setup");
-	SETUP(dmk_pci_open(sp, bdf, &pci), "setup");
-	SETUP(dmk_nvme_open(sp, pci, NULL, &ctrl), "setup");
-	dmk_nvme_info(ctrl, &info);
-	bs = info.lba_size;
+	bs = d.info.lba_size;
 	/* Blocks at 5/8 of the namespace: the other guest tests write elsewhere. */
-	base = info.nlba / 8 * 5;
-	SETUP(info.nlba < 16384 ? -ENOSPC : 0, "setup");
-	SETUP(dmk_ipc_backend_nvme_create(sp, ctrl, 0, &be), "setup");
-	mkdir("/tmp", 01777);
-	dmk_ipc_server_opts_init(&so);
-	so.socket_mode = 0666;
-	SETUP(dmk_ipc_server_create(sock_path, be, &so, &srv), "setup");
+	base = d.info.nlba / 8 * 5;
+	SETUP(d.info.nlba < 16384 ? -ENOSPC : 0, "setup");
 	clean = vinfo();
-	SETUP(pthread_create(&t, NULL, serve, NULL), "setup");
 
 	test_rw(base, &clean);
 	test_hostile();
 	check_clean("ipc-lease-nothing-left-hostile", &clean);
 	test_sigkill(base + 4096, &clean);
 
-	dmk_ipc_server_stop(srv);
-	pthread_join(t, NULL);
-	dmk_ipc_server_destroy(srv);
-	dmk_ipc_backend_destroy(be);
-	dmk_nvme_close(ctrl);
-	dmk_pci_close(pci);
-	dmk_space_destroy(sp);
+	vmipc_close(&d);
 	return failures ? 1 : 0;
 }

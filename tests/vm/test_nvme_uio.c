@@ -34,54 +34,12 @@
 #include <dmakit/region.h>
 #include <dmakit/space.h>
 
-#include "vmcheck.h"
-#include "vmpattern.h"
-
-#define KiB 1024u
-#define MiB (1024u * 1024u)
-#define BUF_LEN (2 * MiB)
+#define BUF_LEN (2u * 1024 * 1024)	/* bufa and bufb */
+#include "vmnvme.h"
 
 static struct dmk_space *sp;
 static struct dmk_pci *pci;
-static struct dmk_nvme *ctrl;
 static struct dmk_nvme_info info;
-static uint32_t bs;
-static uint8_t *bufa, *bufb;
-/* LBAs handed out to tests, each range once, so DMKCHECK lines never overlap. */
-static uint64_t next_lba = 64;
-
-
-static uint64_t take_lbas(size_t len)
-{
-	uint64_t lba = next_lba;
-
-	next_lba += (len + bs - 1) / bs + 8;	/* a gap of 8 blocks */
-	return lba;
-}
-
-/* How many of @p's pages do not follow the previous one physically. */
-static size_t phys_breaks(const void *p, size_t len)
-{
-	int fd = open("/proc/self/pagemap", O_RDONLY);
-	size_t breaks = 0;
-	uint64_t prev = 0;
-
-	if (fd < 0)
-		return 0;
-	for (size_t off = 0; off < len; off += 4096) {
-		uint64_t e = 0;
-		uintptr_t va = (uintptr_t)p + off;
-
-		if (pread(fd, &e, 8, (off_t)(va / 4096 * 8)) != 8)
-			break;
-		e &= (UINT64_C(1) << 55) - 1;
-		if (off && e != prev + 1)
-			breaks++;
-		prev = e;
-	}
-	close(fd);
-	return breaks;
-}
 
 static long read_long(const char *path)
 {
@@ -112,40 +70,6 @@ static void reserve_huge_page(void)
 		fclose(f);
 	}
 	printf("  vm.nr_hugepages %ld -> %ld\n", have, read_long(nr));
-}
-
-/* Write @src, read into @dst, compare, and state the bytes for the host. */
-static bool roundtrip(const char *name, uint64_t lba, uint8_t *src, uint8_t *dst, size_t len,
-		      unsigned seed, unsigned flags)
-{
-	uint8_t pat[PAT_LEN];
-	int err;
-
-	pattern(pat, seed);
-	for (size_t i = 0; i < len; i++)
-		src[i] = pat[i % PAT_LEN];
-	memset(dst, 0xee, len);
-	err = dmk_nvme_write_buf(ctrl, 0, lba, src, len, flags);
-	if (err) {
-		result(false, name, "write of LBA %" PRIu64 "+%zu bytes -> %d", lba, len, err);
-		return false;
-	}
-	err = dmk_nvme_read_buf(ctrl, 0, lba, dst, len, flags);
-	if (err) {
-		result(false, name, "read of LBA %" PRIu64 "+%zu bytes -> %d", lba, len, err);
-		return false;
-	}
-	if (memcmp(src, dst, len)) {
-		size_t i = 0;
-
-		while (src[i] == dst[i])
-			i++;
-		result(false, name, "LBA %" PRIu64 "+%zu bytes: byte %zu read back %#x, wrote %#x",
-		       lba, len, i, dst[i], src[i]);
-		return false;
-	}
-	dmkcheck_pat(lba * bs, len, pat);
-	return true;
 }
 
 /* What a uio device offers and refuses, before the driver takes it. */
@@ -208,6 +132,7 @@ static void test_ranges(void)
 	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]) && ok; i++)
 		ok = roundtrip("ranges", take_lbas(lens[i]), i % 4 < 2 ? bufa : bufb,
 			       i % 4 < 2 ? bufb : bufa, lens[i], 100 + (unsigned)i,
+			       i % 2 ? DMK_NVME_IO_SGL : DMK_NVME_IO_PRP,
 			       i % 2 ? DMK_NVME_IO_SGL : DMK_NVME_IO_PRP);
 	if (ok)
 		result(true, "ranges", "-");
@@ -218,70 +143,13 @@ static void test_unaligned(void)
 	bool ok;
 
 	ok = roundtrip("unaligned-prp", take_lbas(3 * 4096 + 512), bufa + 4, bufb + 1028,
-		       3 * 4096 + 512, 200, DMK_NVME_IO_PRP);
+		       3 * 4096 + 512, 200, DMK_NVME_IO_PRP, DMK_NVME_IO_PRP);
 	if (ok)
 		result(true, "unaligned-prp", "-");
 	ok = roundtrip("unaligned-sgl", take_lbas(5 * 4096 + 1024), bufa + 1, bufb + 4093,
-		       5 * 4096 + 1024, 201, DMK_NVME_IO_SGL);
+		       5 * 4096 + 1024, 201, DMK_NVME_IO_SGL, DMK_NVME_IO_SGL);
 	if (ok)
 		result(true, "unaligned-sgl", "-");
-}
-
-/* Write from @n pieces, read back into one buffer and into the pieces. */
-static void test_iovec(const char *name, const struct iovec *iov, int n, unsigned flags,
-		       unsigned seed)
-{
-	struct dmk_mem *mw = NULL, *mr = NULL;
-	size_t total = 0, off = 0;
-	uint8_t pat[PAT_LEN];
-	uint8_t *back = bufb + BUF_LEN / 2;
-	uint64_t lba;
-	int err;
-
-	for (int i = 0; i < n; i++)
-		total += iov[i].iov_len;
-	lba = take_lbas(total);
-	pattern(pat, seed);
-	for (int i = 0; i < n; i++) {
-		for (size_t j = 0; j < iov[i].iov_len; j++)
-			((uint8_t *)iov[i].iov_base)[j] = pat[(off + j) % PAT_LEN];
-		off += iov[i].iov_len;
-	}
-	if (dmk_mem_create(iov, n, DMK_TO_DEVICE, &mw) || dmk_mem_create(iov, n, DMK_FROM_DEVICE, &mr)) {
-		result(false, name, "dmk_mem_create failed");
-		goto out;
-	}
-	err = dmk_nvme_write(ctrl, 0, lba, mw, flags);
-	if (err) {
-		result(false, name, "write of %d pieces, %zu bytes -> %d", n, total, err);
-		goto out;
-	}
-	memset(back, 0, total);
-	err = dmk_nvme_read_buf(ctrl, 0, lba, back, total, flags);
-	for (size_t j = 0; !err && j < total; j++)
-		if (back[j] != pat[j % PAT_LEN]) {
-			result(false, name, "byte %zu of %zu read back contiguous is wrong", j, total);
-			goto out;
-		}
-	for (int i = 0; !err && i < n; i++)
-		memset(iov[i].iov_base, 0, iov[i].iov_len);
-	if (!err)
-		err = dmk_nvme_read(ctrl, 0, lba, mr, flags);
-	off = 0;
-	for (int i = 0; !err && i < n; i++) {
-		for (size_t j = 0; j < iov[i].iov_len; j++)
-			if (((uint8_t *)iov[i].iov_base)[j] != pat[(off + j) % PAT_LEN]) {
-				result(false, name, "piece %d byte %zu read back wrong", i, j);
-				goto out;
-			}
-		off += iov[i].iov_len;
-	}
-	result(!err, name, "%zu bytes in %d pieces -> %d", total, n, err);
-	if (!err)
-		dmkcheck_pat(lba * bs, total, pat);
-out:
-	dmk_mem_destroy(mw);
-	dmk_mem_destroy(mr);
 }
 
 static void test_iovecs(void)

@@ -9,7 +9,9 @@
 #include <endian.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <dmakit/mem.h>
 
@@ -400,7 +402,8 @@ static int io_buf(struct dmk_nvme *c, unsigned queue, uint8_t opc, uint64_t lba,
 	return io(c, queue, opc, lba, &m, flags, 0, 0);
 }
 
-int dmki_nvme_io_dev(struct dmk_nvme *c, unsigned queue, bool write, uint64_t lba, uint64_t dev,
+/* dmki_nvme_io_dev()'s checks: 0 or a negative errno. */
+static int check_dev(const struct dmk_nvme *c, unsigned queue, uint64_t lba, uint64_t dev,
 		     uint64_t len)
 {
 	uint64_t bs;
@@ -414,7 +417,68 @@ int dmki_nvme_io_dev(struct dmk_nvme *c, unsigned queue, bool write, uint64_t lb
 	if (lba >= c->info.nlba || len / bs > c->info.nlba - lba)
 		return dmki_fail(-ERANGE, "LBA %" PRIu64 "+%" PRIu64 " lies beyond namespace %u of %" PRIu64 " blocks",
 				 lba, len / bs, c->info.nsid, c->info.nlba);
+	return 0;
+}
+
+int dmki_nvme_io_dev(struct dmk_nvme *c, unsigned queue, bool write, uint64_t lba, uint64_t dev,
+		     uint64_t len)
+{
+	int err = check_dev(c, queue, lba, dev, len);
+
+	if (err)
+		return err;
 	return io(c, queue, write ? DMKI_NVME_CMD_WRITE : DMKI_NVME_CMD_READ, lba, NULL, 0, dev, len);
+}
+
+int dmki_nvme_submit_dev(struct dmk_nvme *c, unsigned queue, bool write, uint64_t lba,
+			 uint64_t dev, uint64_t len, uint64_t tag)
+{
+	uint8_t opc = write ? DMKI_NVME_CMD_WRITE : DMKI_NVME_CMD_READ;
+	struct dmki_nvme_queue *q;
+	uint64_t got = 0;
+	int cid, err = check_dev(c, queue, lba, dev, len);
+
+	if (err)
+		return err;
+	if (len > c->max_xfer)
+		return dmki_fail(-E2BIG, "%" PRIu64 " bytes need more than one command (at most %" PRIu64 ")",
+				 len, c->max_xfer);
+	q = &c->io[queue];
+	pthread_mutex_lock(&q->lock);
+	cid = dmki_nvme_slot_get(q);
+	if (cid < 0) {
+		pthread_mutex_unlock(&q->lock);
+		return dmki_fail(-EAGAIN, "queue %u: all %u command slots are in flight", q->qid, q->nslots);
+	}
+	err = build_dev(c, q, (unsigned)cid, opc, dev, 0, len, lba, &got);
+	if (err) {
+		dmki_nvme_slot_put(q, (unsigned)cid);
+	} else {
+		q->slots[cid].async = true;
+		q->slots[cid].tag = tag;
+		dmki_nvme_sq_ring(q);
+	}
+	pthread_mutex_unlock(&q->lock);
+	return err;
+}
+
+int dmki_nvme_queue_efd(struct dmk_nvme *c, unsigned queue)
+{
+	return c && queue < c->nio ? c->io[queue].efd : -1;
+}
+
+void dmki_nvme_queue_ack(struct dmk_nvme *c, unsigned queue)
+{
+	struct dmki_nvme_queue *q = &c->io[queue];
+	struct pollfd p = { .fd = q->efd, .events = POLLIN };
+	uint64_t cnt;
+
+	if (q->efd < 0)
+		return;
+	pthread_mutex_lock(&q->lock);
+	if (poll(&p, 1, 0) > 0 && read(q->efd, &cnt, sizeof(cnt)) == (ssize_t)sizeof(cnt))
+		q->stats.interrupts++;
+	pthread_mutex_unlock(&q->lock);
 }
 
 int dmk_nvme_read_buf(struct dmk_nvme *c, unsigned queue, uint64_t lba, void *buf, size_t len,

@@ -142,6 +142,16 @@ struct dmk_nvme {
  * route); PRPs, no registration looked up. Errors as dmk_nvme_read(). */
 int dmki_nvme_io_dev(struct dmk_nvme *c, unsigned queue, bool write, uint64_t lba, uint64_t dev,
 		     uint64_t len);
+/* The same as one asynchronous command (dmk_nvme_submit_buf()'s rules:
+ * at most max_transfer bytes, -EAGAIN when every slot is in flight); it
+ * ends in dmk_nvme_reap() with @tag. */
+int dmki_nvme_submit_dev(struct dmk_nvme *c, unsigned queue, bool write, uint64_t lba,
+			 uint64_t dev, uint64_t len, uint64_t tag);
+/* The queue's MSI-X eventfd (readable when it interrupted), or -1 when the
+ * queue is polled; dmki_nvme_queue_ack() takes a pending interrupt off it
+ * without blocking. */
+int dmki_nvme_queue_efd(struct dmk_nvme *c, unsigned queue);
+void dmki_nvme_queue_ack(struct dmk_nvme *c, unsigned queue);
 
 /* ctrl.c */
 uint32_t dmki_nvme_rd32(const struct dmk_nvme *c, unsigned off);
