@@ -31,6 +31,9 @@
  * cases, DMK_IPC_BENCH_ROUNDS times, default 5, each case for
  * DMK_IPC_BENCH_SECS seconds, default 0.2, after a warm-up round that is
  * not counted), and each figure is the median of its rounds.
+ * DMK_IPC_BENCH_MSIX=1 opens the controller with MSI-X: every wait, the
+ * in-process calls' and the daemon's, sleeps on the queue's eventfd
+ * instead of polling the completion queue.
  * DMK_IPC_BENCH_INPROC_MEMFD=1 makes the in-process buffer a memfd mapping
  * (shared memory pages, as the memfd and pool routes use) instead of
  * posix_memalign's: a control for what the kind of memory costs the device
@@ -535,6 +538,9 @@ int main(void)
 	dmk_nvme_opts_init(&o);
 	o.io_queues = 3;
 	o.queue_depth = 64;
+	/* Polled queues by default: the in-process calls poll, and so does
+	 * the daemon while its requests are on the device. */
+	o.use_msix = getenv("DMK_IPC_BENCH_MSIX") ? 1 : 0;
 	TRY(dmk_nvme_open(sp, pci, &o, &ip.ctrl));
 	dmk_nvme_info(ip.ctrl, &in);
 	if (in.io_queues < 3)
@@ -568,8 +574,9 @@ int main(void)
 			FAILF("pthread_create");
 	}
 	printf("# ipc_nvme_bench: %s, %ld cpus online, NVMe %u-byte blocks, mdts %" PRIu64
-	       ", %u I/O queues of %u; %.2f s a case, %u rounds (medians), random offsets over %u MiB\n",
+	       ", %u I/O queues of %u, %s; %.2f s a case, %u rounds (medians), random offsets over %u MiB\n",
 	       bdf, sysconf(_SC_NPROCESSORS_ONLN), in.lba_size, in.mdts, in.io_queues, in.queue_depth,
+	       in.msix ? "MSI-X" : "polled",
 	       secs, rounds, SPAN >> 20);
 	if (write(cmd[1], "c", 1) != 1 || read(res[0], &b, 1) != 1)
 		FAILF("the application did not connect");
