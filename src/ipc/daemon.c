@@ -315,10 +315,6 @@ static void accept_one(struct dmk_ipc_server *srv)
 	     (unsigned)c->uid);
 }
 
-/* After the last device activity, how long a device that does not signal
- * is looked at without sleeping. */
-#define DEV_SPIN_NS 200000u
-
 static uint64_t now_ns(void)
 {
 	struct timespec ts;
@@ -332,15 +328,18 @@ static uint64_t now_ns(void)
  * after each round every connection's rings are served. While there was
  * ring work in the last opts.ring_poll_us the loop keeps looking without
  * sleeping (clients see no NEED_WAKEUP and ring no doorbell); before it
- * sleeps it arms every ring's doorbell and looks once more.
+ * sleeps it arms every ring's doorbell and looks once more. A device that
+ * does not signal (a polled queue) is looked at on every turn while it
+ * holds requests, as the in-process driver polls it: sleeping even a
+ * millisecond between looks would add that to a request.
  */
 int dmk_ipc_server_run(struct dmk_ipc_server *srv)
 {
 	unsigned nc = srv->opts.max_clients;
 	uint64_t spin_ns = (uint64_t)srv->opts.ring_poll_us * 1000u, last = 0;
 	int timeout = -1;
-	bool armed = false, spinning = false, dev_ready = false;
-	unsigned spins = 0;
+	bool armed = false, spinning = false, dev_ready = false, dev_polled;
+	unsigned spins = 0, hi = nc;	/* no connection at or above slot @hi */
 
 	for (;;) {
 		nfds_t n = 0;
@@ -352,8 +351,12 @@ int dmk_ipc_server_run(struct dmk_ipc_server *srv)
 			goto rings;
 		srv->pfd[n++] = (struct pollfd){ srv->stopfd, POLLIN, 0 };
 		srv->pfd[n++] = (struct pollfd){ srv->lfd, POLLIN, 0 };
-		for (unsigned i = 0; i < nc; i++)
+		hi = 0;
+		for (unsigned i = 0; i < nc; i++) {
 			srv->pfd[n++] = (struct pollfd){ srv->clients[i].fd, POLLIN, 0 };
+			if (srv->clients[i].fd >= 0)
+				hi = i + 1;
+		}
 		for (unsigned i = 0; i < nc; i++) {
 			struct srv_client *c = &srv->clients[i];
 
@@ -399,11 +402,13 @@ int dmk_ipc_server_run(struct dmk_ipc_server *srv)
 					dmki_srv_client_close(srv, c, "answer not taken");
 			}
 		}
-		if (srv->pfd[1].revents & POLLIN)
+		if (srv->pfd[1].revents & POLLIN) {
 			accept_one(srv);
+			hi = nc;	/* the new one may be anywhere */
+		}
 		dev_ready = srv->pfd[2 + 2 * nc].revents != 0;
 rings:
-		for (unsigned i = 0; i < nc; i++) {
+		for (unsigned i = 0; i < hi; i++) {
 			struct srv_client *c = &srv->clients[i];
 
 			if (c->fd >= 0 && c->ring.hdr)
@@ -417,24 +422,24 @@ rings:
 		dev_ready = false;
 		dmki_srv_stats_flush(srv);
 		timeout = 0;
-		spinning = spin_ns != 0;
+		dev_polled = srv->inflight && srv->dev_fd < 0;
+		spinning = spin_ns != 0 || dev_polled;
 		if (work) {
-			if (spin_ns || srv->inflight)
+			if (spin_ns)
 				last = now_ns();
 			continue;
 		}
-		if ((spin_ns && now_ns() - last < spin_ns) ||
-		    (srv->inflight && srv->dev_fd < 0 && now_ns() - last < DEV_SPIN_NS)) {
-			/* Nothing on the rings: a client sharing this CPU may
-			 * want it to publish its next entry. */
+		if (dev_polled || (spin_ns && now_ns() - last < spin_ns)) {
+			/* Nothing new: a client sharing this CPU may want it to
+			 * publish its next entry, the device to finish. */
 			sched_yield();
 			continue;
 		}
 		spinning = false;
-		/* Requests on the device: a device that does not signal is
-		 * polled every millisecond; one that does, every second (for
-		 * commands that never complete: the backend gives up on them). */
-		timeout = !srv->inflight ? -1 : srv->dev_fd < 0 ? 1 : 1000;
+		/* Requests on a device that signals: it is looked at every
+		 * second anyway, for commands that never complete (the backend
+		 * gives up on them after its timeout). */
+		timeout = srv->inflight ? 1000 : -1;
 		armed = true;
 		for (unsigned i = 0; i < nc; i++) {
 			struct srv_client *c = &srv->clients[i];
