@@ -38,6 +38,11 @@
  * (shared memory pages, as the memfd and pool routes use) instead of
  * posix_memalign's: a control for what the kind of memory costs the device
  * apart from the crossing.
+ * DMK_IPC_BENCH_INPROC_SPIN=1 runs a thread that spins (sched_yield(), as
+ * the daemon's loop and the application do while they wait) during the
+ * in-process cases: a control for what a second busy vCPU costs the
+ * in-process figure when QEMU's own device emulation shares the host's
+ * cores with the guest's vCPUs.
  *
  * Output, one line per case (medians over the rounds; min and max too):
  *
@@ -63,6 +68,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -417,6 +423,21 @@ static int app_main(int cmd, int res)
 
 static struct dmk_ipc_server *srvs[NSRV];
 
+/* DMK_IPC_BENCH_INPROC_SPIN: a busy thread while @spin_on, until @spin_stop. */
+static int spin_on, spin_stop;
+
+static void *spinner(void *arg)
+{
+	(void)arg;
+	while (!__atomic_load_n(&spin_stop, __ATOMIC_RELAXED)) {
+		if (__atomic_load_n(&spin_on, __ATOMIC_RELAXED))
+			sched_yield();
+		else
+			usleep(1000);
+	}
+	return NULL;
+}
+
 static void *serve(void *arg)
 {
 	return (void *)(intptr_t)dmk_ipc_server_run(arg);
@@ -502,6 +523,8 @@ int main(void)
 	struct inproc ip;
 	pthread_t th[NSRV];
 	bool inproc_memfd = getenv("DMK_IPC_BENCH_INPROC_MEMFD") != NULL;
+	bool inproc_spin = getenv("DMK_IPC_BENCH_INPROC_SPIN") != NULL;
+	pthread_t spin_th;
 	int cmd[2], res[2], st, mfd = -1;
 	uint64_t seed = 1;
 	char b;
@@ -580,6 +603,11 @@ int main(void)
 	       secs, rounds, SPAN >> 20);
 	if (write(cmd[1], "c", 1) != 1 || read(res[0], &b, 1) != 1)
 		FAILF("the application did not connect");
+	if (inproc_spin) {
+		if (pthread_create(&spin_th, NULL, spinner, NULL))
+			FAILF("pthread_create");
+		printf("# a thread spins during the in-process cases (DMK_IPC_BENCH_INPROC_SPIN)\n");
+	}
 
 	for (unsigned r = 0; r <= rounds; r++) {
 		double t[NXMAX], keep = secs;
@@ -588,12 +616,14 @@ int main(void)
 
 		if (warm)
 			secs /= 8;
+		__atomic_store_n(&spin_on, 1, __ATOMIC_RELAXED);
 		for (size_t i = 0; i < NICASES; i++) {
 			double ns = inproc_run(&ip, &icases[i], &seed);
 
 			if (!warm)
 				icases[i].t[r - 1] = ns;
 		}
+		__atomic_store_n(&spin_on, 0, __ATOMIC_RELAXED);
 		secs = keep;
 		if (write(cmd[1], warm ? "w" : "r", 1) != 1)
 			FAILF("the application is gone");
@@ -615,6 +645,10 @@ int main(void)
 	    WEXITSTATUS(st))
 		FAILF("the application ended badly");
 	report();
+	if (inproc_spin) {
+		__atomic_store_n(&spin_stop, 1, __ATOMIC_RELAXED);
+		pthread_join(spin_th, NULL);
+	}
 
 	for (int s = 0; s < NSRV; s++) {
 		dmk_ipc_server_stop(srvs[s]);
