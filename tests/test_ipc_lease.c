@@ -138,7 +138,7 @@ static void test_open_needs_vfio(void **state)
 	assert_int_equal(dmki_lease_open(sp, SIZE, &l), -ENOTSUP);
 	assert_null(l);
 	assert_int_equal(dmk_space_destroy(sp), 0);
-	assert_int_equal(dmki_lease_close(NULL, NULL), 0);
+	assert_int_equal(dmki_lease_close(NULL, false, NULL), 0);
 }
 
 int main(void)

@@ -451,8 +451,9 @@ int dmk_nvme_submit_buf(struct dmk_nvme *ctrl, unsigned queue, enum dmk_nvme_op 
  *	or until none is left in flight.
  * @count: receives how many were written to @done.
  *
- * Waits by polling or on the queue's MSI-X eventfd; a command older than
- * the timeout ends with -ETIMEDOUT in its entry.
+ * Waits by polling or on the queue's MSI-X eventfd. A command older than
+ * the timeout ends with -ETIMEDOUT in its entry, also when @min is 0 (it
+ * is given up on when the call finds it late, without waiting).
  *
  * Thread safety: as dmk_nvme_read().
  *

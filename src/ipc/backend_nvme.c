@@ -33,8 +33,6 @@ struct nvme_backend {
 	uint64_t max_cmd;	/* bytes of one command */
 	unsigned cap;		/* asynchronous commands on the queue at most */
 	unsigned ncmd;		/* asynchronous commands on the queue now */
-	unsigned timeout_ms;
-	uint64_t progress_ns;	/* last completion, or the first command out */
 	struct dmki_ipc_breq *backlog, **backlog_tail;
 	struct dmki_ipc_breq *done, **done_tail;
 };
@@ -76,8 +74,6 @@ static unsigned reap_dev(struct nvme_backend *n, unsigned min)
 		total += got;
 		min = 0;
 	} while (got == REAP_BATCH);
-	if (total)
-		n->progress_ns = dmki_nvme_now_ns();
 	return total;
 }
 
@@ -105,8 +101,7 @@ static int submit_one(struct nvme_backend *n, struct dmki_ipc_breq *r)
 	}
 	if (rc)
 		return rc;
-	if (n->ncmd++ == 0)
-		n->progress_ns = dmki_nvme_now_ns();
+	n->ncmd++;
 	r->pending++;
 	r->off += chunk;
 	return 0;
@@ -176,11 +171,10 @@ static size_t nvme_reap(struct dmk_ipc_backend *be, struct dmki_ipc_breq **out, 
 	size_t k = 0;
 
 	dmki_nvme_queue_ack(n->ctrl, n->queue);
-	if (n->ncmd && !reap_dev(n, 0) &&
-	    dmki_nvme_now_ns() - n->progress_ns > (uint64_t)n->timeout_ms * 1000000u)
-		/* Nothing for a timeout: wait for the oldest command to
-		 * complete or be given up on (-ETIMEDOUT). */
-		reap_dev(n, 1);
+	/* Never waits: a command past the controller's timeout is given up on
+	 * (-ETIMEDOUT) by dmk_nvme_reap() when it finds it late. */
+	if (n->ncmd)
+		reap_dev(n, 0);
 	pump(n);
 	while (k < max && n->done) {
 		out[k++] = n->done;
@@ -291,7 +285,6 @@ int dmk_ipc_backend_nvme_create(struct dmk_space *space, struct dmk_nvme *ctrl, 
 	n->ctrl = ctrl;
 	n->queue = queue;
 	n->max_cmd = info.max_transfer;
-	n->timeout_ms = ctrl->timeout_ms;
 	/* An eighth of the slots (one at least) for the synchronous path. */
 	slots = info.queue_depth - 1;
 	n->cap = slots > 1 ? slots - (slots / 8 ? slots / 8 : 1) : 1;

@@ -122,7 +122,10 @@ void dmki_srv_refuse(struct dmk_ipc_server *srv, struct srv_client *c, uint64_t 
 }
 
 /* The lease route: the client's window is unmapped from the container,
- * whatever the client mapped there, and returned (lease.c). */
+ * whatever the client mapped there, and returned (lease.c); kept reserved
+ * for good when a command of the client's was given up on, so that the
+ * device, should it finish that command one day, reaches no one else's
+ * memory through those IOVAs. */
 static void lease_end(struct dmk_ipc_server *srv, struct srv_client *c)
 {
 	uint64_t unmapped = 0, base, size;
@@ -131,11 +134,12 @@ static void lease_end(struct dmk_ipc_server *srv, struct srv_client *c)
 		return;
 	base = c->lease->base;
 	size = c->lease->size;
-	if (dmki_lease_close(c->lease, &unmapped))
+	if (dmki_lease_close(c->lease, c->lost, &unmapped))
 		dmki_srv_log(srv, "dmakitd: client %u: %s", c->id, dmk_last_error());
 	else
-		dmki_srv_log(srv, "dmakitd: client %u: lease [%#llx, +%llu) returned, %llu bytes unmapped",
+		dmki_srv_log(srv, "dmakitd: client %u: lease [%#llx, +%llu) %s, %llu bytes unmapped",
 		     c->id, (unsigned long long)base, (unsigned long long)size,
+		     c->lost ? "kept out of use (a request given up on may still reach it)" : "returned",
 		     (unsigned long long)unmapped);
 	c->lease = NULL;
 }
@@ -522,14 +526,7 @@ int dmk_ipc_server_create(const char *path, struct dmk_ipc_backend *be,
 		srv->clients[i].fd = -1;
 	if (srv->opts.bounce_size) {
 		srv->bounce_len = (srv->opts.bounce_size + be->lba_size - 1) / be->lba_size * be->lba_size;
-		if (posix_memalign(&srv->bounce, PAGE, srv->bounce_len)) {
-			srv->bounce = NULL;
-			rc = dmki_fail(-ENOMEM, "out of memory for a %zu-byte bounce buffer", srv->bounce_len);
-			goto fail;
-		}
-		memset(srv->bounce, 0, srv->bounce_len);
-		rc = dmk_region_register(be->space, srv->bounce, srv->bounce_len, DMK_PROT_RW,
-					 &srv->bounce_reg);
+		rc = dmki_srv_bounce_new(srv);
 		if (rc)
 			goto fail;
 	}

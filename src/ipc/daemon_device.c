@@ -106,6 +106,8 @@ static void complete(struct dmk_ipc_server *srv, struct srv_req *q)
 	c->inflight--;
 	srv->inflight--;
 	c->req_free[c->nreq_free++] = q->idx;
+	if (rc == -ETIMEDOUT)
+		c->lost = true;
 	if (rc)
 		dmki_srv_log(srv, "dmakitd: client %u: ring entry (tag %llu) on the device: error %d",
 			     c->id, (unsigned long long)q->tag, rc);

@@ -23,6 +23,41 @@
 #include "daemon_priv.h"
 #include "lease.h"
 
+int dmki_srv_bounce_new(struct dmk_ipc_server *srv)
+{
+	void *p = NULL;
+	int rc;
+
+	srv->bounce = NULL;
+	srv->bounce_reg = NULL;
+	if (posix_memalign(&p, PAGE, srv->bounce_len))
+		return dmki_fail(-ENOMEM, "out of memory for a %zu-byte bounce buffer", srv->bounce_len);
+	memset(p, 0, srv->bounce_len);
+	rc = dmk_region_register(srv->be->space, p, srv->bounce_len, DMK_PROT_RW, &srv->bounce_reg);
+	if (rc) {
+		free(p);
+		return rc;
+	}
+	srv->bounce = p;
+	return 0;
+}
+
+/* A transfer through the bounce buffer was given up on (-ETIMEDOUT): the
+ * device may still write into it one day, over another client's bytes. It
+ * stays allocated and registered (the driver holds it), never used again;
+ * the copy route goes on with a new one, or stops when none can be had. */
+static void bounce_abandon(struct dmk_ipc_server *srv)
+{
+	int rc;
+
+	dmki_srv_log(srv, "dmakitd: the copy route's bounce buffer %p is abandoned (a transfer was given up on)",
+		     srv->bounce);
+	rc = dmki_srv_bounce_new(srv);
+	if (rc)
+		dmki_srv_log(srv, "dmakitd: no new bounce buffer, the copy route is off: %s",
+			     dmk_last_error());
+}
+
 /* The copy route: the device moves the bytes into and out of the daemon's
  * bounce buffer, process_vm_*() moves them to and from the client. */
 static int copy_io(struct dmk_ipc_server *srv, struct srv_client *c, const struct srv_region *r,
@@ -33,6 +68,8 @@ static int copy_io(struct dmk_ipc_server *srv, struct srv_client *c, const struc
 
 	while (done < length) {
 		size_t n = (size_t)(length - done < srv->bounce_len ? length - done : srv->bounce_len);
+		if (!srv->bounce)
+			return dmki_fail(-ENOTSUP, "copy route: no bounce buffer (an earlier transfer was given up on)");
 		struct iovec local = { srv->bounce, n };
 		struct iovec remote = { (void *)(uintptr_t)(r->addr + offset + done), n };
 		uint64_t blk = lba + done / be->lba_size;
@@ -41,6 +78,8 @@ static int copy_io(struct dmk_ipc_server *srv, struct srv_client *c, const struc
 
 		if (rd) {
 			rc = be->ops->read(be, blk, srv->bounce, n);
+			if (rc == -ETIMEDOUT)
+				bounce_abandon(srv);
 			if (rc)
 				return rc;
 			got = process_vm_writev(c->pid, &local, 1, &remote, 1, 0);
@@ -48,6 +87,8 @@ static int copy_io(struct dmk_ipc_server *srv, struct srv_client *c, const struc
 			got = process_vm_readv(c->pid, &local, 1, &remote, 1, 0);
 			if (got == (ssize_t)n) {
 				rc = be->ops->write(be, blk, srv->bounce, n);
+				if (rc == -ETIMEDOUT)
+					bounce_abandon(srv);
 				if (rc)
 					return rc;
 			}
@@ -143,6 +184,8 @@ int dmki_srv_io_exec(struct dmk_ipc_server *srv, struct srv_client *c, const str
 	} else {
 		rc = copy_io(srv, c, r, rd, io->offset, io->length, io->lba);
 	}
+	if (rc == -ETIMEDOUT)
+		c->lost = true;	/* the device may still reach the memory */
 	PEND_ADD(srv, requests, 1);
 	if (rc == 0) {
 		PEND_ADD(srv, bytes, io->length);

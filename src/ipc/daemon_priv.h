@@ -82,6 +82,8 @@ struct srv_client {
 	struct srv_ring ring;
 	unsigned inflight;	/* ring entries on the device */
 	bool draining;		/* closed, its regions kept until inflight is 0 */
+	bool lost;		/* a request of its was given up on (-ETIMEDOUT): the
+				 * device may still reach its memory some day */
 	struct srv_req *reqs;	/* ring.entries of them, kept while draining */
 	uint32_t *req_free;	/* indices of the free ones, a stack */
 	unsigned nreq_free;
@@ -155,6 +157,9 @@ void dmki_srv_unregister(struct dmk_ipc_server *srv, struct srv_client *c,
 
 /* daemon_io.c: a READ or WRITE checked (0, or a negative errno with the
  * reason in @why), then moved and counted. */
+/* A bounce buffer of bounce_len bytes, registered: 0 or a negative errno
+ * (srv->bounce NULL then: the copy route is off). */
+int dmki_srv_bounce_new(struct dmk_ipc_server *srv);
 int dmki_srv_io_check(struct dmk_ipc_server *srv, struct srv_client *c, bool rd,
 		      const struct dmk_ipc_io *io, struct srv_region **out, char *why, size_t wl);
 int dmki_srv_io_exec(struct dmk_ipc_server *srv, struct srv_client *c, const struct srv_region *r,

@@ -26,14 +26,17 @@
 
 void dmki_srv_region_release(struct dmk_ipc_server *srv, struct srv_client *c, struct srv_region *r)
 {
-	if (r->reg) {
-		int rc = dmk_region_unregister(r->reg);
+	bool kept = false;
 
-		if (rc)
-			dmki_srv_log(srv, "dmakitd: client %u: unregister of handle %llu: %s", c->id,
-			     (unsigned long long)r->handle, dmk_last_error());
+	if (r->reg && dmk_region_unregister(r->reg)) {
+		/* -EBUSY: a command the driver gave up on still holds it. The
+		 * registration stays, so the mapping stays too: unmapped, its
+		 * addresses could be mapped again and resolve to the old pages. */
+		dmki_srv_log(srv, "dmakitd: client %u: handle %llu kept registered and mapped: %s",
+			     c->id, (unsigned long long)r->handle, dmk_last_error());
+		kept = true;
 	}
-	if (r->map)
+	if (r->map && !kept)
 		munmap(r->map, r->map_len);
 	c->pinned -= r->len;
 	pthread_mutex_lock(&srv->lock);

@@ -162,14 +162,14 @@ int dmki_lease_open(struct dmk_space *sp, uint64_t size, struct dmki_lease **out
 	return 0;
 }
 
-int dmki_lease_close(struct dmki_lease *l, uint64_t *unmapped)
+int dmki_lease_close(struct dmki_lease *l, bool keep, uint64_t *unmapped)
 {
 	int rc = 0;
 
 	if (!l)
 		return 0;
 	if (l->space)
-		rc = dmki_vfio_window_give(l->space, l->base, l->size, unmapped);
+		rc = dmki_vfio_window_give(l->space, l->base, l->size, keep, unmapped);
 	dmki_lease_fini(l);
 	free(l);
 	return rc;

@@ -78,10 +78,12 @@ int dmki_lease_open(struct dmk_space *sp, uint64_t size, struct dmki_lease **out
 
 /*
  * dmki_lease_close() - unmap the whole window from the container and give
- * it back; free @l. Only once nothing of the client is on the device.
- * *@unmapped (may be NULL) receives the bytes the kernel unmapped.
+ * it back (@keep: keep its IOVAs reserved for good, when a command given up
+ * on may still reach them); free @l. Only once nothing of the client is on
+ * the device. *@unmapped (may be NULL) receives the bytes the kernel
+ * unmapped.
  * Return: 0; the kernel's refusal (the window then stays reserved).
  */
-int dmki_lease_close(struct dmki_lease *l, uint64_t *unmapped);
+int dmki_lease_close(struct dmki_lease *l, bool keep, uint64_t *unmapped);
 
 #endif

@@ -421,7 +421,8 @@ int dmki_vfio_window_take(struct dmk_space *sp, uint64_t size, uint64_t *base)
 	return err;
 }
 
-int dmki_vfio_window_give(struct dmk_space *sp, uint64_t base, uint64_t size, uint64_t *unmapped)
+int dmki_vfio_window_give(struct dmk_space *sp, uint64_t base, uint64_t size, bool keep,
+			  uint64_t *unmapped)
 {
 	struct dmki_vfio *v = sp->priv;
 	struct vfio_iommu_type1_dma_unmap unmap = {
@@ -441,7 +442,7 @@ int dmki_vfio_window_give(struct dmk_space *sp, uint64_t base, uint64_t size, ui
 	} else {
 		if (unmapped)
 			*unmapped = unmap.size;
-		if (dmki_iova_free(&v->free, base, size))
+		if (!keep && dmki_iova_free(&v->free, base, size))
 			err = dmki_fail(-EINVAL, "IOVA window [%#llx, +%llu) was not reserved",
 					(unsigned long long)base, (unsigned long long)size);
 	}

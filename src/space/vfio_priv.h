@@ -45,10 +45,13 @@ int dmki_vfio_window_take(struct dmk_space *sp, uint64_t size, uint64_t *base);
 /*
  * dmki_vfio_window_give() - unmap every mapping inside a window from the
  * container (VFIO_IOMMU_UNMAP_DMA over the whole window) and give the IOVAs
- * back. *@unmapped (may be NULL) receives the bytes the kernel unmapped.
- * When the kernel refuses (a mapping straddles the window's edge) the
- * window stays reserved. Return: 0 or a negative errno after dmki_fail().
+ * back, unless @keep: then they stay reserved, never handed out again (a
+ * command the driver gave up on may still reach them). *@unmapped (may be
+ * NULL) receives the bytes the kernel unmapped. When the kernel refuses (a
+ * mapping straddles the window's edge) the window stays reserved.
+ * Return: 0 or a negative errno after dmki_fail().
  */
-int dmki_vfio_window_give(struct dmk_space *sp, uint64_t base, uint64_t size, uint64_t *unmapped);
+int dmki_vfio_window_give(struct dmk_space *sp, uint64_t base, uint64_t size, bool keep,
+			  uint64_t *unmapped);
 
 #endif

@@ -563,6 +563,21 @@ int dmk_nvme_submit_buf(struct dmk_nvme *c, unsigned queue, enum dmk_nvme_op op,
 	return err;
 }
 
+/* An asynchronous command past its time: given up on, reported in @d. */
+static void lose(struct dmk_nvme *c, struct dmki_nvme_queue *q, unsigned late,
+		 struct dmk_nvme_done *d)
+{
+	struct dmki_nvme_slot *s = &q->slots[late];
+
+	s->state = DMKI_SLOT_LOST;
+	q->stats.timeouts++;
+	d->tag = s->tag;
+	d->status = 0;
+	d->err = dmki_fail(-ETIMEDOUT,
+			   "NVMe %s of LBA %" PRIu64 "+%u (queue %u, cid %u) did not complete within %u ms",
+			   op_name(s->opc), s->lba, s->nlb, q->qid, late, c->timeout_ms);
+}
+
 int dmk_nvme_reap(struct dmk_nvme *c, unsigned queue, struct dmk_nvme_done *done, unsigned max,
 		  unsigned min, unsigned *count)
 {
@@ -575,8 +590,8 @@ int dmk_nvme_reap(struct dmk_nvme *c, unsigned queue, struct dmk_nvme_done *done
 	pthread_mutex_lock(&q->lock);
 	dmki_nvme_reap(q);
 	for (;;) {
+		uint64_t tmo = (uint64_t)c->timeout_ms * 1000000u, t0;
 		unsigned late = 0;
-		uint64_t t0;
 
 		while (q->nadone && got < max) {
 			unsigned cid = q->adone[q->adone_head];
@@ -591,23 +606,17 @@ int dmk_nvme_reap(struct dmk_nvme *c, unsigned queue, struct dmk_nvme_done *done
 			done[got].err = err;
 			got++;
 		}
+		/* Commands past their time end now, whatever @min: a caller
+		 * that only polls (min 0) must see them end too. */
+		while (got < max && (t0 = oldest(q, true, &late)) != UINT64_MAX &&
+		       dmki_nvme_now_ns() >= t0 + tmo)
+			lose(c, q, late, &done[got++]);
 		if (got >= min || got == max)
 			break;
 		t0 = oldest(q, true, &late);
 		if (t0 == UINT64_MAX)
 			break;		/* nothing in flight */
-		if (dmki_nvme_wait(q, t0 + (uint64_t)c->timeout_ms * 1000000u) == -ETIMEDOUT) {
-			struct dmki_nvme_slot *s = &q->slots[late];
-
-			s->state = DMKI_SLOT_LOST;
-			q->stats.timeouts++;
-			done[got].tag = s->tag;
-			done[got].status = 0;
-			done[got].err = dmki_fail(-ETIMEDOUT,
-						  "NVMe %s of LBA %" PRIu64 "+%u (queue %u, cid %u) did not complete within %u ms",
-						  op_name(s->opc), s->lba, s->nlb, q->qid, late, c->timeout_ms);
-			got++;
-		}
+		dmki_nvme_wait(q, t0 + tmo);	/* a completion, or the oldest's time up */
 	}
 	pthread_mutex_unlock(&q->lock);
 	*count = got;
