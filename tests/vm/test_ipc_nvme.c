@@ -48,8 +48,6 @@
 #include "vmipc.h"
 #include "vmpattern.h"
 
-#include "drivers/nvme/debug.h"	/* hold the doorbells: requests stay in flight */
-#include "drivers/nvme/nvme_priv.h"	/* ring a held doorbell */
 
 #define KiB 1024u
 #define LEN (256 * KiB)
@@ -241,16 +239,6 @@ static const char *logged(void)
 }
 
 /* Let the doorbells ring again and hand over what waits in the SQ. */
-static void kick(void)
-{
-	struct dmki_nvme_queue *q = &d.ctrl->io[0];
-
-	dmki_nvme_debug_hold_doorbells(false);
-	pthread_mutex_lock(&q->lock);
-	dmki_nvme_sq_ring(q);
-	pthread_mutex_unlock(&q->lock);
-}
-
 /* Wait (5 s at most) until the daemon has @n ring entries on the device. */
 static bool wait_inflight(uint64_t n)
 {
@@ -392,7 +380,7 @@ static void test_ring_depth(const char *name, int route, int nobody, uint64_t lb
 		held = wait_inflight(NREQ);
 		peak = vmipc_stats(&d).inflight;
 	}
-	kick();
+	vmipc_release_doorbells(&d);
 	close(p[0]);
 	rc = pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 	result(rc == 0 && held, name,
@@ -475,7 +463,7 @@ static void test_ring_sigkill(uint64_t lba)
 	       "ipc-ring-sigkill-kept",
 	       "held %d; after the kill: %" PRIu64 " clients, %" PRIu64 " in flight, %" PRIu64 " regions, %d memfd mappings",
 	       held, s1.clients, s1.inflight, s1.regions, maps);
-	kick();
+	vmipc_release_doorbells(&d);
 	/* the next application is served; the dead one's requests complete */
 	rc = run_child(0, 1, rlba + LEN / bs, 48);
 	result(rc == 0, "ipc-ring-serves-while-draining", "application failed at step %d", rc);

@@ -45,8 +45,6 @@
 #include "vmipc.h"
 #include "vmpattern.h"
 
-#include "drivers/nvme/debug.h"	/* hold the doorbells: commands never complete */
-#include "drivers/nvme/nvme_priv.h"	/* ring a held doorbell */
 
 #define KiB 1024u
 #define LEN (64 * KiB)
@@ -160,16 +158,6 @@ static double other_round(void)
 	return rc ? -1 : now() - t0;
 }
 
-static void kick(void)
-{
-	struct dmki_nvme_queue *q = &d.ctrl->io[0];
-
-	dmki_nvme_debug_hold_doorbells(false);
-	pthread_mutex_lock(&q->lock);
-	dmki_nvme_sq_ring(q);
-	pthread_mutex_unlock(&q->lock);
-}
-
 static uint64_t free_iova(void)
 {
 	struct dmk_vfio_info vi;
@@ -270,7 +258,7 @@ out:
 		vmipc_wait(pid);
 		result(false, "ipc-timeout-ring", "the application stopped talking");
 	}
-	kick();
+	vmipc_release_doorbells(&d);
 	close(cmd[0]);
 	close(cmd[1]);
 	close(res[0]);

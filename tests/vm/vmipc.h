@@ -39,6 +39,9 @@
 
 #include "vmcheck.h"
 
+#include "drivers/nvme/debug.h"	/* hold the doorbells: commands never reach the device */
+#include "drivers/nvme/nvme_priv.h"	/* ring a held doorbell */
+
 /* The uid (and gid) an application drops to: not root, not the daemon's. */
 #define NOBODY 65534
 
@@ -197,6 +200,18 @@ static inline int vmipc_wait(pid_t pid)
 	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
 		return -1;
 	return WEXITSTATUS(st);
+}
+
+/* Let the controller's doorbells ring again (dmki_nvme_debug_hold_doorbells)
+ * and ring queue 0's, the daemon's: what was held goes to the device. */
+static inline void vmipc_release_doorbells(struct vmipc *d)
+{
+	struct dmki_nvme_queue *q = &d->ctrl->io[0];
+
+	dmki_nvme_debug_hold_doorbells(false);
+	pthread_mutex_lock(&q->lock);
+	dmki_nvme_sq_ring(q);
+	pthread_mutex_unlock(&q->lock);
 }
 
 /* Fork an application and wait for it: its exit status, or -1. */

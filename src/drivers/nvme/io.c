@@ -430,6 +430,21 @@ int dmki_nvme_io_dev(struct dmk_nvme *c, unsigned queue, bool write, uint64_t lb
 	return io(c, queue, write ? DMKI_NVME_CMD_WRITE : DMKI_NVME_CMD_READ, lba, NULL, 0, dev, len);
 }
 
+/* An asynchronous command built in slot @cid (@err 0) goes to the
+ * controller; a failed one gives its slot back. Unlocks @q. */
+static int submitted(struct dmki_nvme_queue *q, int cid, int err, uint64_t tag)
+{
+	if (err) {
+		dmki_nvme_slot_put(q, (unsigned)cid);
+	} else {
+		q->slots[cid].async = true;
+		q->slots[cid].tag = tag;
+		dmki_nvme_sq_ring(q);
+	}
+	pthread_mutex_unlock(&q->lock);
+	return err;
+}
+
 int dmki_nvme_submit_dev(struct dmk_nvme *c, unsigned queue, bool write, uint64_t lba,
 			 uint64_t dev, uint64_t len, uint64_t tag)
 {
@@ -451,15 +466,7 @@ int dmki_nvme_submit_dev(struct dmk_nvme *c, unsigned queue, bool write, uint64_
 		return dmki_fail(-EAGAIN, "queue %u: all %u command slots are in flight", q->qid, q->nslots);
 	}
 	err = build_dev(c, q, (unsigned)cid, opc, dev, 0, len, lba, &got);
-	if (err) {
-		dmki_nvme_slot_put(q, (unsigned)cid);
-	} else {
-		q->slots[cid].async = true;
-		q->slots[cid].tag = tag;
-		dmki_nvme_sq_ring(q);
-	}
-	pthread_mutex_unlock(&q->lock);
-	return err;
+	return submitted(q, cid, err, tag);
 }
 
 int dmki_nvme_queue_efd(struct dmk_nvme *c, unsigned queue)
@@ -552,15 +559,7 @@ int dmk_nvme_submit_buf(struct dmk_nvme *c, unsigned queue, enum dmk_nvme_op op,
 		err = dmki_fail(-E2BIG, "%zu bytes need more segments than one command carries (it covers %" PRIu64 ")",
 				len, got);
 	}
-	if (err) {
-		dmki_nvme_slot_put(q, (unsigned)cid);
-	} else {
-		q->slots[cid].async = true;
-		q->slots[cid].tag = tag;
-		dmki_nvme_sq_ring(q);
-	}
-	pthread_mutex_unlock(&q->lock);
-	return err;
+	return submitted(q, cid, err, tag);
 }
 
 /* An asynchronous command past its time: given up on, reported in @d. */
