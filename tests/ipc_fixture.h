@@ -213,4 +213,17 @@ static inline void assert_dropped(int fd, int err)
 	close(fd);
 }
 
+/* A client with rings of @entries and a memfd region of @len bytes
+ * registered both ways: its connection, buffer, descriptor and handle. */
+static inline void ring_client(struct fixture *f, unsigned entries, uint64_t len,
+			       struct dmk_ipc_client **c, uint8_t **buf, int *fd, uint64_t *h)
+{
+	unsigned route;
+
+	assert_int_equal(dmk_ipc_client_connect(f->path, NULL, c), 0);
+	assert_int_equal(dmk_ipc_client_rings(*c, entries, NULL), 0);
+	assert_int_equal(dmk_ipc_memfd_alloc(len, (void **)buf, fd), 0);
+	assert_int_equal(dmk_ipc_client_register_memfd(*c, *fd, 0, len, DMK_PROT_RW, h, &route), 0);
+}
+
 #endif

@@ -267,7 +267,6 @@ static void test_ring_hostile_entries(void **state)
 	struct fixture f;
 	uint8_t *ba, *bb;
 	uint64_t ha, hb;
-	unsigned route;
 	int fa, fb;
 	const struct {
 		struct dmk_ipc_sqe e;	/* handle 1: this connection's region */
@@ -290,10 +289,7 @@ static void test_ring_hostile_entries(void **state)
 	start(&f, NULL);
 	fill(f.disk, 4 * LBA, 7);
 	/* A: a well-behaved client with a region of its own */
-	assert_int_equal(dmk_ipc_client_connect(f.path, NULL, &a), 0);
-	assert_int_equal(dmk_ipc_client_rings(a, 8, NULL), 0);
-	assert_int_equal(dmk_ipc_memfd_alloc(4 * LBA, (void **)&ba, &fa), 0);
-	assert_int_equal(dmk_ipc_client_register_memfd(a, fa, 0, 4 * LBA, DMK_PROT_RW, &ha, &route), 0);
+	ring_client(&f, 8, 4 * LBA, &a, &ba, &fa, &ha);
 	memset(ba, 0xee, 4 * LBA);
 	/* B: hostile, its own region of 4 blocks */
 	raw_rings(f.path, 8, &r);
@@ -462,10 +458,7 @@ static void test_drain_on_sigkill(void **state)
 	assert_int_equal(buffer_maps(), 1);
 
 	/* the daemon serves another client meanwhile, on the ring and the socket */
-	assert_int_equal(dmk_ipc_client_connect(f.path, NULL, &b), 0);
-	assert_int_equal(dmk_ipc_client_rings(b, 4, NULL), 0);
-	assert_int_equal(dmk_ipc_memfd_alloc(8 * LBA, (void **)&buf, &fd), 0);
-	assert_int_equal(dmk_ipc_client_register_memfd(b, fd, 0, 8 * LBA, DMK_PROT_RW, &h, &route), 0);
+	ring_client(&f, 4, 8 * LBA, &b, &buf, &fd, &h);
 	assert_int_equal(dmk_ipc_client_ring_read(b, h, 0, 8 * LBA, 0), 0);
 	assert_int_equal(differs(buf, 8 * LBA, 12), -1);
 	memset(buf, 0, 8 * LBA);
@@ -504,16 +497,12 @@ static void test_inflight_completions(void **state)
 	struct fixture f;
 	uint8_t *buf;
 	uint64_t h;
-	unsigned route;
 	int fd, n = 0;
 
 	(void)state;
 	start(&f, NULL);
 	fill(f.disk, 4 * LBA, 13);
-	assert_int_equal(dmk_ipc_client_connect(f.path, NULL, &c), 0);
-	assert_int_equal(dmk_ipc_client_rings(c, 4, NULL), 0);
-	assert_int_equal(dmk_ipc_memfd_alloc(4 * LBA, (void **)&buf, &fd), 0);
-	assert_int_equal(dmk_ipc_client_register_memfd(c, fd, 0, 4 * LBA, DMK_PROT_RW, &h, &route), 0);
+	ring_client(&f, 4, 4 * LBA, &c, &buf, &fd, &h);
 	assert_int_equal(dmk_ipc_backend_sim_hold(f.be, 2), 0);
 	for (unsigned i = 0; i < 4; i++)
 		assert_int_equal(dmk_ipc_client_submit(c, DMK_IPC_READ, h, i * LBA, LBA, i, i), 0);
@@ -549,16 +538,12 @@ static void test_destroy_quiesces(void **state)
 	struct fixture f;
 	uint8_t *buf;
 	uint64_t h;
-	unsigned route;
 	int fd;
 	void *ret;
 
 	(void)state;
 	start(&f, NULL);
-	assert_int_equal(dmk_ipc_client_connect(f.path, NULL, &c), 0);
-	assert_int_equal(dmk_ipc_client_rings(c, 4, NULL), 0);
-	assert_int_equal(dmk_ipc_memfd_alloc(4 * LBA, (void **)&buf, &fd), 0);
-	assert_int_equal(dmk_ipc_client_register_memfd(c, fd, 0, 4 * LBA, DMK_PROT_RW, &h, &route), 0);
+	ring_client(&f, 4, 4 * LBA, &c, &buf, &fd, &h);
 	fill(buf, 4 * LBA, 14);
 	assert_int_equal(dmk_ipc_backend_sim_hold(f.be, 2), 0);
 	assert_int_equal(dmk_ipc_client_submit(c, DMK_IPC_WRITE, h, 0, 2 * LBA, 300, 0), 0);

@@ -69,16 +69,6 @@ static struct srv_region *own_region(struct dmk_ipc_server *srv, struct srv_clie
 	return NULL;
 }
 
-static uint64_t daemon_pinned(struct dmk_ipc_server *srv)
-{
-	uint64_t v;
-
-	pthread_mutex_lock(&srv->lock);
-	v = srv->stats.pinned;
-	pthread_mutex_unlock(&srv->lock);
-	return v;
-}
-
 static bool handle_in_use(struct dmk_ipc_server *srv, uint64_t h)
 {
 	for (unsigned i = 0; i < srv->opts.max_clients; i++)
@@ -228,8 +218,9 @@ void dmki_srv_register(struct dmk_ipc_server *srv, struct srv_client *c,
 		goto out;
 	}
 	if ((rq->route == DMK_IPC_ROUTE_MEMFD || rq->route == DMK_IPC_ROUTE_POOL) &&
-	    rq->length > srv->pinned_cap - daemon_pinned(srv)) {
-		/* Memory the daemon pins in its own space, for everyone. */
+	    rq->length > srv->pinned_cap - srv->stats.pinned) {
+		/* Memory the daemon pins in its own space, for everyone. Only
+		 * this thread writes stats.pinned: it reads it without the lock. */
 		snprintf(why, sizeof(why),
 			 "REGISTER: %llu bytes more would pass the %llu bytes this daemon pins for all clients together",
 			 (unsigned long long)rq->length, (unsigned long long)srv->pinned_cap);
