@@ -367,7 +367,11 @@ static void test_thp(void **state)
 	assert_int_equal(dmk_space_destroy(sp), 0);
 }
 
-/* Untouched read-only memory is the zero page: readable, never writable. */
+/*
+ * Read-only memory: the device may read it (untouched anonymous pages are
+ * whatever the kernel maps for a read, the zero page on most kernels), and
+ * never write it: refused from the mapping's permissions, nothing pinned.
+ */
 static void test_read_only(void **state)
 {
 	struct dmk_space *sp = phys_space();
@@ -377,18 +381,107 @@ static void test_read_only(void **state)
 
 	(void)state;
 	assert_true(p != MAP_FAILED);
-	assert_int_equal(dmk_region_register(sp, p, 4 * PG, DMK_PROT_WRITE, &r), -EFAULT);
-	assert_non_null(strstr(dmk_last_error(), "zero page"));
+	assert_int_equal(dmk_region_register(sp, p, 4 * PG, DMK_PROT_WRITE, &r), -EACCES);
+	assert_non_null(strstr(dmk_last_error(), "this process may not"));
 	assert_int_equal(locked_bytes(), base);
 	assert_int_equal(dmk_region_register(sp, p, 4 * PG, DMK_PROT_READ, &r), 0);
 	check_region(sp, r);
 	assert_int_equal(dmk_region_unregister(r), 0);
+	assert_int_equal(locked_bytes(), base);
+
+	/* writable, then made read-only: still refused for device writes */
+	assert_int_equal(mprotect(p, 4 * PG, PROT_READ | PROT_WRITE), 0);
+	memset(p, 7, 4 * PG);
+	assert_int_equal(mprotect(p + PG, PG, PROT_READ), 0);
+	assert_int_equal(dmk_region_register(sp, p, 4 * PG, DMK_PROT_RW, &r), -EACCES);
 	assert_int_equal(locked_bytes(), base);
 	munmap(p, 4 * PG);
 
 	/* and a hole is -EFAULT, not -ENOMEM */
 	assert_int_equal(dmk_region_register(sp, p, 4 * PG, DMK_PROT_READ, &r), -EFAULT);
 	assert_int_equal(locked_bytes(), base);
+	assert_int_equal(dmk_space_destroy(sp), 0);
+}
+
+/*
+ * Every kind of memory an application hands over, each in a space made
+ * just before, as a program would: written, never touched, read-only and
+ * never touched, partly read-only. Nothing here may depend on how the
+ * kernel faults untouched pages (a shared zero page or a frame of its
+ * own): every registration the device may write succeeds, and what the
+ * device sees is the frame the process then writes to.
+ */
+static void check_fresh(struct dmk_space *sp, size_t len, unsigned prot, bool written)
+{
+	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct dmk_region *r;
+
+	assert_true(p != MAP_FAILED);
+	if (written)
+		memset(p, 0x5a, len);
+	assert_int_equal(dmk_region_register(sp, p, len, prot, &r), 0);
+	check_region(sp, r);
+	/* the process writes: no page may move away from what the device has */
+	memset(p, 0xc3, len);
+	check_region(sp, r);
+	assert_int_equal(dmk_region_unregister(r), 0);
+	munmap(p, len);
+}
+
+static void test_fresh_memory(void **state)
+{
+	enum { ROUNDS = 100, LEN = 256 << 10 };
+	static const unsigned prots[] = { DMK_PROT_RW, DMK_PROT_WRITE, DMK_PROT_READ };
+	long base = locked_bytes();
+
+	(void)state;
+	for (int pin = 0; pin < 2; pin++) {
+		for (int round = 0; round < ROUNDS; round++) {
+			struct dmk_space *sp = pin ? phys_space() : phys_space_mlock();
+			unsigned prot = prots[round % 3];
+			struct dmk_region *r;
+			char *ro;
+
+			check_fresh(sp, LEN, prot, true);
+			check_fresh(sp, LEN, prot, false);
+			check_fresh(sp, PG, prot, false);
+
+			/* read-only and untouched: readable by the device, never writable */
+			ro = mmap(NULL, LEN, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			assert_true(ro != MAP_FAILED);
+			assert_int_equal(dmk_region_register(sp, ro, LEN, DMK_PROT_READ, &r), 0);
+			check_region(sp, r);
+			assert_int_equal(dmk_region_unregister(r), 0);
+			assert_int_equal(dmk_region_register(sp, ro, LEN, DMK_PROT_WRITE, &r),
+					 -EACCES);
+			munmap(ro, LEN);
+			assert_int_equal(dmk_space_destroy(sp), 0);
+			assert_int_equal(locked_bytes(), base);
+		}
+	}
+}
+
+/*
+ * Untouched memory, partly read-only, that the device only reads: the
+ * writable parts are the process's own pages from the registration on.
+ */
+static void test_partly_read_only(void **state)
+{
+	struct dmk_space *sp = phys_space();
+	char *p = mmap(NULL, 8 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct dmk_region *r;
+
+	(void)state;
+	assert_true(p != MAP_FAILED);
+	assert_int_equal(mprotect(p + 2 * PG, 2 * PG, PROT_READ), 0);
+	assert_int_equal(dmk_region_register(sp, p, 8 * PG, DMK_PROT_READ, &r), 0);
+	check_region(sp, r);
+	memset(p, 1, 2 * PG);
+	memset(p + 4 * PG, 2, 4 * PG);
+	check_region(sp, r);
+	assert_int_equal(dmk_region_unregister(r), 0);
+	assert_int_equal(dmk_region_register(sp, p, 8 * PG, DMK_PROT_RW, &r), -EACCES);
+	munmap(p, 8 * PG);
 	assert_int_equal(dmk_space_destroy(sp), 0);
 }
 
@@ -520,6 +613,8 @@ int main(void)
 		cmocka_unit_test(test_hugetlb),
 		cmocka_unit_test(test_thp),
 		cmocka_unit_test(test_read_only),
+		cmocka_unit_test(test_fresh_memory),
+		cmocka_unit_test(test_partly_read_only),
 		cmocka_unit_test(test_not_root),
 		cmocka_unit_test(test_forked_child),
 	};

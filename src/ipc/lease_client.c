@@ -22,6 +22,7 @@
 #include <dmakit/region.h>
 
 #include "../core/error_priv.h"
+#include "../space/fault.h"
 #include "../space/iova.h"
 #include "client_priv.h"
 
@@ -181,6 +182,10 @@ int dmk_ipc_lease_register(struct dmk_ipc_lease *l, void *va, uint64_t length, u
 	    (uint64_t)(uintptr_t)va + length > UINT64_MAX - LPAGE)
 		return dmki_fail(-EINVAL, "buffer %p + %" PRIu64 " wraps", va, length);
 	end = ((uint64_t)(uintptr_t)va + length + LPAGE - 1) & ~(uint64_t)(LPAGE - 1);
+	/* The container pins what is mapped now: see dmki_fault_in(). */
+	rc = dmki_fault_in((uintptr_t)start, (size_t)(end - start), prot, NULL);
+	if (rc)
+		return rc;
 	rc = dmki_iova_alloc(&l->free, end - start, LPAGE, 0, l->base + l->size, &iova);
 	if (rc == -ENOSPC)
 		return dmki_fail(-ENOSPC, "no %" PRIu64 " free bytes left in the lease of %" PRIu64,

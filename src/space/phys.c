@@ -6,18 +6,23 @@
  * /proc/self/pagemap, one pread() for many entries, on a file opened once.
  * This is what uio_pci_generic drivers have; it needs root.
  *
- * What mlock() does and does not promise, and what this file does about it:
+ * What the kernel does and does not promise, and what this file does about it:
  *
- * - On a private writable mapping, mlock() faults every page in as if
- *   written (FOLL_WRITE): never-touched pages get frames of their own
- *   instead of the shared zero page, and pages shared copy-on-write (after
- *   a fork) are copied now, not on the next write. So the frame read
- *   afterwards is the one the process keeps writing to.
- * - On a read-only mapping mlock() faults pages in readable only: untouched
- *   anonymous pages are the shared zero page, file pages are the page
- *   cache. A device may read those; writing them would corrupt memory that
- *   is not the caller's. map() refuses the zero page for registrations the
- *   device may write.
+ * - Which frame a page has before it is written is the kernel's choice:
+ *   the shared zero page on most kernels, a frame of its own on some, and
+ *   the rules for pinning such pages changed between versions. fault.c
+ *   write-faults every page the process may write (MADV_POPULATE_WRITE)
+ *   before it is pinned, so the frame read afterwards is the one the process
+ *   keeps writing to. Where the device may write but the process may not
+ *   (a read-only mapping: the zero page, a file's page cache), the
+ *   registration is refused there, from the mapping's permissions, never
+ *   from a guess at the zero page's frame. Read-only memory the device
+ *   only reads may be the zero page: the device then reads the zeros the
+ *   process reads.
+ * - Kernels without MADV_POPULATE_WRITE (before 5.14) cannot be asked
+ *   whether a mapping is writable: registrations the device may write then
+ *   need the io_uring pin, which pins for writing and is refused on a
+ *   read-only mapping; mlock alone cannot tell and is refused for them.
  * - The kernel does not count mlock(): one munlock() unlocks a page however
  *   many registrations locked it. Registrations overlap whenever two heap
  *   buffers share a page, so the space keeps lock counts over page ranges
@@ -45,6 +50,7 @@
 #include <dmakit/space.h>
 
 #include "../core/error_priv.h"
+#include "fault.h"
 #include "pin.h"
 #include "space_priv.h"
 
@@ -80,7 +86,6 @@ struct dmki_lock_ext {
 struct dmki_phys {
 	int fd;				/* /proc/self/pagemap of @pid */
 	pid_t pid;
-	uint64_t zero_pfn;		/* the shared zero page, 0 if unknown */
 	/* Below: under the space's lock (map and unmap run under it). */
 	struct dmki_lock_ext *root;
 	struct dmki_lock_ext *spare;	/* free extents, linked through ->r */
@@ -417,7 +422,7 @@ static int phys_mlock_fail(uintptr_t a, size_t len, int err)
  * Turn the pagemap entries in @pg into physical addresses in place and
  * count the contiguous runs. Return 0 or the index + 1 of a bad entry.
  */
-static size_t phys_convert(uint64_t *pg, size_t n, uint64_t zero_pfn, size_t *runs)
+static size_t phys_convert(uint64_t *pg, size_t n, size_t *runs)
 {
 	uint64_t next = UINT64_MAX;
 	size_t i, nr = 0;
@@ -425,8 +430,7 @@ static size_t phys_convert(uint64_t *pg, size_t n, uint64_t zero_pfn, size_t *ru
 	for (i = 0; i < n; i++) {
 		uint64_t e = pg[i], pfn = e & PM_PFN_MASK, pa = pfn << DMK_HOST_PAGE_SHIFT;
 
-		if (unlikely((e & (PM_PRESENT | PM_SWAPPED)) != PM_PRESENT || !pfn ||
-			     pfn == zero_pfn))
+		if (unlikely((e & (PM_PRESENT | PM_SWAPPED)) != PM_PRESENT || !pfn))
 			return i + 1;
 		nr += pa != next;
 		next = pa + DMK_HOST_PAGE;
@@ -454,6 +458,7 @@ static int phys_map(struct dmk_space *sp, struct dmk_region *r)
 	struct dmki_phys *ps = sp->priv;
 	uintptr_t a = r->pva, b = r->pva + r->plen;
 	size_t n = r->plen >> DMK_HOST_PAGE_SHIFT, bad, runs = 0;
+	bool writable, pinned;
 	uint64_t *pg;
 	int err;
 
@@ -466,14 +471,26 @@ static int phys_map(struct dmk_space *sp, struct dmk_region *r)
 	if (!pg)
 		return dmki_fail(-ENOMEM, "out of memory for %zu page addresses", n);
 
+	err = dmki_fault_in(a, r->plen, r->prot, &writable);
+	if (err)
+		goto out;
 	/*
 	 * A long-term pin (pin.c) where io_uring allows it: stronger than
 	 * mlock and cheaper. Otherwise (no io_uring, a read-only mapping) the
 	 * counted mlock below.
 	 */
 	r->backend_priv = NULL;
-	if (dmki_pin_pages(&ps->pin, a, r->plen, (struct dmki_pinned **)&r->backend_priv)) {
+	pinned = !dmki_pin_pages(&ps->pin, a, r->plen, (struct dmki_pinned **)&r->backend_priv);
+	if (!pinned) {
 		r->backend_priv = NULL;
+		if ((r->prot & DMK_PROT_WRITE) && !writable) {
+			err = dmki_fail(-EOPNOTSUPP, "the device may write [%#lx, +%zu), but this "
+					"kernel has no MADV_POPULATE_WRITE (Linux 5.14) and io_uring "
+					"does not pin it: nothing makes sure its pages are this "
+					"process's own and not the shared zero page", (unsigned long)a,
+					r->plen);
+			goto out;
+		}
 		ext_update(ps, a, b, +1);
 		ps->nlive++;
 		/* The whole range, already locked parts too: see the top of the file. */
@@ -485,19 +502,12 @@ static int phys_map(struct dmk_space *sp, struct dmk_region *r)
 	err = phys_read(ps, pg, a, n);
 	if (err)
 		goto undo;
-	bad = phys_convert(pg, n, (r->prot & DMK_PROT_WRITE) ? ps->zero_pfn : 0, &runs);
+	bad = phys_convert(pg, n, &runs);
 	if (bad) {
-		uint64_t e = pg[bad - 1];
-
-		if ((e & PM_PRESENT) && ps->zero_pfn && (e & PM_PFN_MASK) == ps->zero_pfn)
-			err = dmki_fail(-EFAULT, "page at %#lx is the shared zero page: the "
-					"mapping is not writable, the device may not write it",
-					(unsigned long)(a + ((bad - 1) << DMK_HOST_PAGE_SHIFT)));
-		else
-			err = dmki_fail(-EFAULT, "page at %#lx is not present after mlock "
-					"(pagemap entry %#llx)",
-					(unsigned long)(a + ((bad - 1) << DMK_HOST_PAGE_SHIFT)),
-					(unsigned long long)e);
+		err = dmki_fail(-EFAULT, "page at %#lx is not present after %s (pagemap entry %#llx)",
+				(unsigned long)(a + ((bad - 1) << DMK_HOST_PAGE_SHIFT)),
+				pinned ? "the io_uring pin" : "mlock",
+				(unsigned long long)pg[bad - 1]);
 		goto undo;
 	}
 
@@ -515,6 +525,7 @@ static int phys_map(struct dmk_space *sp, struct dmk_region *r)
 
 undo:
 	phys_release(ps, r);
+out:
 	free(pg);
 	return err;
 }
@@ -570,21 +581,6 @@ static int phys_entry(struct dmki_phys *ps, const volatile void *va, uint64_t *e
 	return 0;
 }
 
-/* The zero page's frame, so that map() can refuse it for device writes. */
-static uint64_t phys_zero_pfn(struct dmki_phys *ps)
-{
-	volatile char *p = mmap(NULL, DMK_HOST_PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	uint64_t e = 0;
-
-	if (p == MAP_FAILED)
-		return 0;
-	(void)p[0];	/* a read fault on untouched anonymous memory maps the zero page */
-	if (phys_entry(ps, p, &e) || !(e & PM_PRESENT))
-		e = 0;
-	munmap((void *)p, DMK_HOST_PAGE);
-	return e & PM_PFN_MASK;
-}
-
 int dmk_space_phys_create(struct dmk_space **out)
 {
 	volatile uint64_t probe = 1;	/* on a stack page we have written */
@@ -630,7 +626,6 @@ int dmk_space_phys_create(struct dmk_space **out)
 		return dmki_fail(-EPERM, "/proc/self/pagemap hides page frames (shows PFN 0): "
 				 "the phys space needs root (CAP_SYS_ADMIN)");
 	}
-	ps->zero_pfn = phys_zero_pfn(ps);
 	/*
 	 * No io_uring (old kernel, disabled, seccomp) or DMK_PHYS_PIN=mlock:
 	 * every registration mlocks.

@@ -22,6 +22,7 @@
 #include <dmakit/vfio.h>
 
 #include "../core/error_priv.h"
+#include "fault.h"
 #include "iova.h"
 #include "space_priv.h"
 #include "vfio_priv.h"
@@ -489,6 +490,15 @@ static int vfio_map(struct dmk_space *sp, struct dmk_region *r)
 	unsigned reach;
 	int err;
 
+	/*
+	 * The container pins for reading only when the device only reads:
+	 * never-written pages would be pinned as the shared zero page (and a
+	 * page shared copy-on-write as it is) on kernels before 6.5, and the
+	 * process's next write would move it to a frame the device never sees.
+	 */
+	err = dmki_fault_in(r->pva, r->plen, r->prot, NULL);
+	if (err)
+		return err;
 	pthread_mutex_lock(&v->lock);
 	if (!v->attached) {
 		err = dmki_fail(-ENODEV, "vfio space has no device yet: open one with "

@@ -27,6 +27,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -475,6 +477,53 @@ int main(void)
 		result(untouched, "read-only-write-refused", "the device wrote a read-only page");
 		SETUP(dmk_region_unregister(rro), "unregister ro");
 		free(ro);
+	}
+
+	/*
+	 * Memory the device only reads, registered before the process writes
+	 * it: never written (the kernel may pin the shared zero page), and
+	 * shared copy-on-write with a child (the kernel may pin the shared
+	 * page). Either way the device must read what the process wrote after
+	 * registering, not a frame the process left behind.
+	 */
+	for (int shared = 0; shared < 2; shared++) {
+		const char *name = shared ? "read-only-pin-after-fork" : "read-only-pin-untouched";
+		struct dmk_region *rf;
+		uint8_t *f = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+				  -1, 0);
+		int hold[2] = { -1, -1 };
+		pid_t child = -1;
+
+		if (f == MAP_FAILED) {
+			result(false, name, "mmap: %s", strerror(errno));
+			continue;
+		}
+		if (shared) {
+			fill(f, PAGE, 3);
+			SETUP(pipe(hold), "pipe");
+			child = fork();
+			SETUP(child < 0, "fork");
+			if (child == 0) {	/* keeps the page shared until told */
+				char ch;
+
+				close(hold[1]);
+				_exit(read(hold[0], &ch, 1) < 0);
+			}
+			close(hold[0]);
+		}
+		SETUP(dmk_region_register(sp, f, PAGE, DMK_PROT_READ, &rf), "register fresh");
+		fill(f, PAGE, 9);
+		memset(b, 0, 2 * PAGE);
+		result(edu_dma(dev_of(sp, f), EDU_BUF, 1000, 0) &&
+		       edu_dma(EDU_BUF, ib - 1, 1000, EDU_CMD_TO_RAM) && !memcmp(b, f, 1000), name,
+		       "the device read %02x %02x %02x, the process wrote %02x %02x %02x", b[0],
+		       b[1], b[2], f[0], f[1], f[2]);
+		SETUP(dmk_region_unregister(rf), "unregister fresh");
+		if (shared) {
+			close(hold[1]);
+			waitpid(child, NULL, 0);
+		}
+		munmap(f, PAGE);
 	}
 
 	/* After unregister the IOMMU refuses the device: memory stays untouched. */
