@@ -58,10 +58,22 @@ struct dmk_region_info {
  * through this one. A device address is valid for a page as long as any
  * registration covering the page lives.
  *
+ * Before the pin, every page the process may write is write-faulted
+ * (MADV_POPULATE_WRITE): memory never written yet gets frames of its own
+ * rather than the kernel's shared zero page, and pages shared copy-on-write
+ * with a child are copied, so the device sees the frames the process goes
+ * on writing, on every kernel. Memory the process may not write (a
+ * read-only mapping) can be registered only for the device to read.
+ *
  * Thread safety: safe; serialised per space.
  *
  * Return: 0; -EINVAL for a zero length, unknown @prot bits or a range that
- * wraps; -EFAULT when the range is not mapped in the process; -ENOSPC when
+ * wraps; -EFAULT when the range is not mapped in the process or a page
+ * cannot be faulted in (a file mapping past its end, an empty hugetlb
+ * pool); -EACCES when @prot has DMK_PROT_WRITE but the process may not
+ * write the memory; -EOPNOTSUPP in a phys space for DMK_PROT_WRITE on a
+ * kernel without MADV_POPULATE_WRITE (before 5.14) when io_uring cannot
+ * pin the memory; -EIO for a hardware-poisoned page; -ENOSPC when
  * the space has no device addresses left; -ENOMEM; -EPERM or another errno
  * from the kernel when pinning fails (dmk_last_error() says which call).
  */

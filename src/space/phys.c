@@ -13,7 +13,9 @@
  *   the rules for pinning such pages changed between versions. fault.c
  *   write-faults every page the process may write (MADV_POPULATE_WRITE)
  *   before it is pinned, so the frame read afterwards is the one the process
- *   keeps writing to. Where the device may write but the process may not
+ *   keeps writing to. The io_uring pin write-faults by itself (FOLL_WRITE);
+ *   that is probed when the space is made (phys_pin_writes()), and only
+ *   then are the pages left to it, which halves the cost of a registration. Where the device may write but the process may not
  *   (a read-only mapping: the zero page, a file's page cache), the
  *   registration is refused there, from the mapping's permissions, never
  *   from a guess at the zero page's frame. Read-only memory the device
@@ -93,6 +95,7 @@ struct dmki_phys {
 	size_t nlive;			/* registrations counted in the treap */
 	uint32_t rng;
 	struct dmki_pin pin;		/* long-term pins, when io_uring allows */
+	bool pin_writes;		/* the pin write-faults what it pins */
 };
 
 /* ---- lock counts ---- */
@@ -440,6 +443,17 @@ static size_t phys_convert(uint64_t *pg, size_t n, size_t *runs)
 	return 0;
 }
 
+/* Pin @r's pages through io_uring; 0 or a negative errno (then mlock). */
+static int phys_pin(struct dmki_phys *ps, struct dmk_region *r)
+{
+	int err = dmki_pin_pages(&ps->pin, r->pva, r->plen,
+				 (struct dmki_pinned **)&r->backend_priv);
+
+	if (err)
+		r->backend_priv = NULL;
+	return err;
+}
+
 /* Drop the pin or the lock that phys_map() took on @r's pages. */
 static void phys_release(struct dmki_phys *ps, struct dmk_region *r)
 {
@@ -471,26 +485,32 @@ static int phys_map(struct dmk_space *sp, struct dmk_region *r)
 	if (!pg)
 		return dmki_fail(-ENOMEM, "out of memory for %zu page addresses", n);
 
-	err = dmki_fault_in(a, r->plen, r->prot, &writable);
-	if (err)
-		goto out;
 	/*
 	 * A long-term pin (pin.c) where io_uring allows it: stronger than
-	 * mlock and cheaper. Otherwise (no io_uring, a read-only mapping) the
-	 * counted mlock below.
+	 * mlock and cheaper. When the pin write-faults itself (probed at
+	 * creation) the pages need nothing before it; otherwise, or when it
+	 * is refused (no io_uring, a read-only or file mapping), they are
+	 * faulted in first (fault.c) and then pinned or mlocked.
 	 */
 	r->backend_priv = NULL;
-	pinned = !dmki_pin_pages(&ps->pin, a, r->plen, (struct dmki_pinned **)&r->backend_priv);
+	pinned = ps->pin_writes && !phys_pin(ps, r);
 	if (!pinned) {
-		r->backend_priv = NULL;
+		err = dmki_fault_in(a, r->plen, r->prot, &writable);
+		if (err)
+			goto out;
 		if ((r->prot & DMK_PROT_WRITE) && !writable) {
+			/* only without MADV_POPULATE_WRITE: fault.c refuses read-only memory */
 			err = dmki_fail(-EOPNOTSUPP, "the device may write [%#lx, +%zu), but this "
-					"kernel has no MADV_POPULATE_WRITE (Linux 5.14) and io_uring "
-					"does not pin it: nothing makes sure its pages are this "
-					"process's own and not the shared zero page", (unsigned long)a,
-					r->plen);
+					"kernel has no MADV_POPULATE_WRITE (Linux 5.14) and no io_uring "
+					"pin that writes pages in: nothing makes sure its pages are "
+					"this process's own and not the shared zero page",
+					(unsigned long)a, r->plen);
 			goto out;
 		}
+		if (!ps->pin_writes)
+			pinned = !phys_pin(ps, r);
+	}
+	if (!pinned) {
 		ext_update(ps, a, b, +1);
 		ps->nlive++;
 		/* The whole range, already locked parts too: see the top of the file. */
@@ -581,6 +601,35 @@ static int phys_entry(struct dmki_phys *ps, const volatile void *va, uint64_t *e
 	return 0;
 }
 
+/*
+ * Does an io_uring pin write-fault the pages it pins (FOLL_WRITE, what
+ * io_uring does today)? Pin a page never touched, write it: if the write
+ * moved it to another frame, the pin held the zero page or a read-only
+ * copy and every registration must be faulted in before its pin.
+ */
+static bool phys_pin_writes(struct dmki_phys *ps)
+{
+	volatile char *p = mmap(NULL, DMK_HOST_PAGE, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct dmki_pinned *pd;
+	uint64_t before = 0, after = 0;
+	bool writes = false;
+
+	if (p == MAP_FAILED)
+		return false;
+	if (!dmki_pin_pages(&ps->pin, (uintptr_t)p, DMK_HOST_PAGE, &pd)) {
+		if (!phys_entry(ps, p, &before)) {
+			p[0] = 1;
+			writes = !phys_entry(ps, p, &after) && (before & PM_PRESENT) &&
+				 (before & PM_PFN_MASK) &&
+				 (before & PM_PFN_MASK) == (after & PM_PFN_MASK);
+		}
+		dmki_unpin_pages(&ps->pin, pd);
+	}
+	munmap((void *)p, DMK_HOST_PAGE);
+	return writes;
+}
+
 int dmk_space_phys_create(struct dmk_space **out)
 {
 	volatile uint64_t probe = 1;	/* on a stack page we have written */
@@ -631,7 +680,8 @@ int dmk_space_phys_create(struct dmk_space **out)
 	 * every registration mlocks.
 	 */
 	if (!getenv("DMK_PHYS_PIN") || strcmp(getenv("DMK_PHYS_PIN"), "mlock"))
-		(void)dmki_pin_open(&ps->pin);
+		if (!dmki_pin_open(&ps->pin))
+			ps->pin_writes = phys_pin_writes(ps);
 	err = dmki_space_new(&phys_ops, ps, out);
 	if (err)
 		phys_free(ps);
