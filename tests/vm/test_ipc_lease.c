@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -64,9 +65,9 @@ static int app(void *arg)
 	unsigned seed = a->seed;
 	struct dmk_ipc_client *c;
 	struct dmk_ipc_lease *l;
-	uint64_t h, h2, base = 0;
+	uint64_t h, h2, h3, base = 0;
 	unsigned route, granted = 0;
-	uint8_t *buf, *raw, *odd;
+	uint8_t *buf, *raw, *odd, *fresh;
 
 	if (nobody && vmipc_drop_root())
 		return 10;
@@ -123,6 +124,27 @@ static int app(void *arg)
 	if (dmk_ipc_lease_unregister(l, h2))
 		return 24;
 	free(raw);
+	/*
+	 * Memory never written, leased for the device to read, then written:
+	 * the device must read what the process wrote, not the frames the
+	 * kernel had mapped for untouched pages (the zero page) at the pin.
+	 */
+	fresh = mmap(NULL, LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (fresh == MAP_FAILED)
+		return 29;
+	if (dmk_ipc_lease_register(l, fresh, LEN, DMK_PROT_READ, &h3, &route))
+		return 30;
+	fill_seed(fresh, LEN, seed + 2);
+	if (dmk_ipc_client_write(c, h3, 0, LEN, lba + 2 * LEN / bs))
+		return 31;
+	memset(buf, 0, LEN);
+	if (dmk_ipc_client_read(c, h, 0, LEN, lba + 2 * LEN / bs))
+		return 32;
+	if (differs_seed(buf, LEN, seed + 2) >= 0)
+		return 33;
+	if (dmk_ipc_lease_unregister(l, h3))
+		return 34;
+	munmap(fresh, LEN);
 	/* buf stays registered: the daemon's end of the lease unmaps it */
 	dmk_ipc_client_close(c);
 	return 0;
@@ -187,6 +209,7 @@ static void test_rw(uint64_t lba, const struct dmk_vfio_info *clean)
 	if (rc == 0) {
 		dmkcheck_seed(lba * bs, LEN, 61);
 		dmkcheck_seed((lba + LEN / bs) * bs, LEN, 62);
+		dmkcheck_seed((lba + 2 * LEN / bs) * bs, LEN, 63);
 	}
 	check_clean("ipc-lease-nothing-left", clean);
 	rc = run_child(1, lba + 2048, 63, &base2);
@@ -199,6 +222,7 @@ static void test_rw(uint64_t lba, const struct dmk_vfio_info *clean)
 	if (rc == 0) {
 		dmkcheck_seed((lba + 2048) * bs, LEN, 63);
 		dmkcheck_seed((lba + 2048 + LEN / bs) * bs, LEN, 64);
+		dmkcheck_seed((lba + 2048 + 2 * LEN / bs) * bs, LEN, 65);
 	}
 	result(base1 && base1 == base2, "ipc-lease-window-again",
 	       "first window at %#" PRIx64 ", the next at %#" PRIx64, base1, base2);
