@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test of dmakit, on a fresh Debian 12 machine:
-#  1. a release build (-O2, warnings are errors) and its `meson test`:
-#     unit, property, phys (root), exports and kernel-doc tests;
+#  1. the default (debugoptimized) build, warnings are errors, and its `meson test`:
+#     unit, property, phys (root), exports and kernel-doc tests; then the
+#     other buildtypes with gcc and a clang release build, built only;
 #  2. an AddressSanitizer + UndefinedBehaviorSanitizer build and its tests;
 #  3. the QEMU test bed: the guest tests (real VFIO, emulated VT-d, QEMU's
 #     nvme and edu devices), booted once; then the no-IOMMU guest tests
@@ -60,6 +61,22 @@ if [ $asan = 1 ]; then
 	ASAN_OPTIONS=detect_leaks=1 run_meson_tests build-asan -Db_sanitize=address,undefined \
 		-Db_lundef=false -Dman=false -Dc_args=-fno-sanitize-recover=undefined
 fi
+echo "== every other buildtype with gcc, and clang (build only, warnings are errors)"
+# A user may pick any buildtype and either compiler; each build counts once.
+dmk_install_missing clang libclang-rt-14-dev
+build_only() { # dir, label, setup options...
+	local dir=$1 label=$2; shift 2
+	if { [ -f "$dir/build.ninja" ] || meson setup "$dir" "$@" -Dman=false >/dev/null; } &&
+		ninja -C "$dir" >"$dir/build-only.log" 2>&1; then
+		passed=$((passed + 1)); echo "build $label: ok"
+	else
+		failed=$((failed + 1)); echo "build $label: FAILED"; grep -E error "$dir/build-only.log" | head -n 20 || true
+	fi
+}
+for bt in plain debug release minsize; do
+	build_only "build-$bt" "gcc $bt" -Dbuildtype="$bt"
+done
+CC=clang build_only build-clang "clang release" -Dbuildtype=release
 echo "== libFuzzer: the IPC message decoder for ${DMK_FUZZ_SECONDS:-20} s (one test)"
 # tests/fuzz/fuzz_proto.c, built with clang (-Dfuzz=true); any crash, leak or
 # sanitizer report fails the run; its input is kept in build-fuzz/crash-*.

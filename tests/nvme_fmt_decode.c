@@ -131,6 +131,9 @@ static int parse(struct nvme_decoded *out, const uint8_t *p, struct sgld *d)
 {
 	uint32_t len;
 
+	/* Whole before any check: gcc 12 at -O3 cannot see that fail() never
+	 * returns 0, and took the caller's use after a failed parse for real. */
+	memset(d, 0, sizeof(*d));
 	d->addr = rd64(p);
 	memcpy(&len, p + 8, 4);
 	d->len = le32toh(len);

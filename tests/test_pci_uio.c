@@ -68,7 +68,7 @@ static void test_not_bound(void **state)
 			continue;
 		snprintf(path, sizeof(path), SYS_DEVICES "/%s/uio", de->d_name);
 		if (stat(path, &st)) {
-			snprintf(bdf, sizeof(bdf), "%s", de->d_name);
+			memcpy(bdf, de->d_name, strlen(de->d_name) + 1);	/* length checked above */
 			break;
 		}
 	}

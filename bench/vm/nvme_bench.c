@@ -252,7 +252,8 @@ static bool find_blockdev(const char *bdf, char *dev, size_t size)
 				if (nl)
 					*nl = 0;
 				b = strrchr(line, '/');
-				snprintf(dev, size, "/dev/%s", b ? b + 1 : line);
+				if (snprintf(dev, size, "/dev/%s", b ? b + 1 : line) >= (int)size)
+					*dev = 0;	/* a name too long for @dev: none */
 			}
 			pclose(p);
 			if (*dev && !access(dev, R_OK))

@@ -97,8 +97,9 @@ int dmk_pci_find(uint32_t vendor, uint32_t device, uint32_t class_code,
 	}
 	while ((e = readdir(d))) {
 		uint32_t v, dv, c;
+		size_t len = strlen(e->d_name);
 
-		if (e->d_name[0] == '.' || strlen(e->d_name) >= DMK_PCI_BDF_SIZE)
+		if (e->d_name[0] == '.' || len >= DMK_PCI_BDF_SIZE)
 			continue;
 		if (read_hex(e->d_name, "vendor", &v) || read_hex(e->d_name, "device", &dv) ||
 		    read_hex(e->d_name, "class", &c))
@@ -107,8 +108,10 @@ int dmk_pci_find(uint32_t vendor, uint32_t device, uint32_t class_code,
 		    (device != DMK_PCI_ANY && dv != device) ||
 		    (class_code != DMK_PCI_ANY && c != class_code))
 			continue;
+		/* a copy of the length checked above (snprintf's truncation
+		 * warning cannot see that check without optimisation) */
 		if (n < max)
-			snprintf(bdfs[n], DMK_PCI_BDF_SIZE, "%s", e->d_name);
+			memcpy(bdfs[n], e->d_name, len + 1);
 		n++;
 	}
 	closedir(d);
