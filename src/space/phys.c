@@ -15,8 +15,9 @@
  *   before it is pinned, so the frame read afterwards is the one the process
  *   keeps writing to. The io_uring pin write-faults by itself (FOLL_WRITE);
  *   that is probed when the space is made (phys_pin_writes()), and only
- *   then are the pages left to it, which halves the cost of a registration. Where the device may write but the process may not
- *   (a read-only mapping: the zero page, a file's page cache), the
+ *   then are the pages left to it, which halves the cost of a registration.
+ *   Where the device may write but the process may not (a read-only
+ *   mapping: the zero page, a file's page cache), the
  *   registration is refused there, from the mapping's permissions, never
  *   from a guess at the zero page's frame. Read-only memory the device
  *   only reads may be the zero page: the device then reads the zeros the
