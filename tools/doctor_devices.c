@@ -175,11 +175,11 @@ static int cmp_bdf(const void *a, const void *b)
 	return strcmp(a, b);
 }
 
-/* One device: "pci BDF: VVVV:DDDD class CCCCCC (name) driver D group G". */
+/* One device: "pci: BDF VVVV:DDDD class CCCCCC (name) driver D group G". */
 static void pci_device(const char *bdf)
 {
-	char path[PATH_MAX], vendor[16] = "?", device[16] = "?", cls[16] = "0", drv[64], key[64],
-		v[256], dev_node[32];
+	char path[PATH_MAX], vendor[16] = "?", device[16] = "?", cls[16] = "0", drv[64], v[256],
+		dev_node[32];
 	unsigned long c;
 	int group = -1;
 	bool has_drv;
@@ -195,27 +195,26 @@ static void pci_device(const char *bdf)
 	if (dmk_pci_iommu_group(bdf, &group))
 		group = -1;
 	c = strtoul(cls, NULL, 16);
-	snprintf(key, sizeof(key), "pci %s", bdf);
 	snprintf(dev_node, sizeof(dev_node), group >= 0 ? "group %d" : "group none", group);
-	snprintf(v, sizeof(v), "%s:%s class %06lx (%s) driver %s %s",
+	snprintf(v, sizeof(v), "%s %s:%s class %06lx (%s) driver %s %s", bdf,
 		 vendor + (strncmp(vendor, "0x", 2) ? 0 : 2), device + (strncmp(device, "0x", 2) ? 0 : 2),
 		 c, class_name(c), has_drv ? drv : "none", dev_node);
 	snprintf(path, sizeof(path), "/dev/vfio/%d", group);
 	if (has_drv && !strcmp(drv, "vfio-pci") && group >= 0)
-		doc_fact(key, v, "%s", exists(path) ? "ready for dmk_pci_open() in a vfio space" :
+		doc_fact("pci", v, "%s", exists(path) ? "ready for dmk_pci_open() in a vfio space" :
 			 "on vfio-pci, but /dev/vfio/N is missing (no-IOMMU mode?)");
 	else if (has_drv && !strcmp(drv, "vfio-pci"))
-		doc_fact(key, v, "on vfio-pci without an IOMMU group: dmakit cannot open it");
+		doc_fact("pci", v, "on vfio-pci without an IOMMU group: dmakit cannot open it");
 	else if (has_drv && !strcmp(drv, "uio_pci_generic"))
-		doc_fact(key, v, "ready for dmk_pci_open_uio() in a phys space (root, no isolation)");
+		doc_fact("pci", v, "ready for dmk_pci_open_uio() in a phys space (root, no isolation)");
 	else if ((c >> 16) == 0x06)
-		doc_fact(key, v, "a bridge: not a device for a dmakit driver");
+		doc_fact("pci", v, "a bridge: not a device for a dmakit driver");
 	else if (has_drv)
-		doc_fact(key, v, "held by the kernel's %s driver; %s", drv, group >= 0 ?
+		doc_fact("pci", v, "held by the kernel's %s driver; %s", drv, group >= 0 ?
 			 "dmakit-bind BDF moves it to vfio-pci" : "without an IOMMU: bind it to "
 			 "uio_pci_generic for a phys space");
 	else
-		doc_fact(key, v, "no driver; %s", group >= 0 ? "dmakit-bind BDF binds it "
+		doc_fact("pci", v, "no driver; %s", group >= 0 ? "dmakit-bind BDF binds it "
 			 "to vfio-pci" : "bind it to uio_pci_generic for a phys space");
 }
 
