@@ -3,7 +3,8 @@
  * dmakit doctor: what this machine offers dmakit, one fact a line.
  *
  * Every line is "KEY: VALUE -- MEANING": KEY and VALUE are stable (scripts
- * and tests grep them), MEANING says what the fact means for dmakit. Nothing
+ * and tests grep them), MEANING says what the fact means for dmakit. Each
+ * KEY comes once but "pci", one line a device with its BDF first. Nothing
  * here changes the system: files are read, devices and ioctls only asked.
  */
 #ifndef DMAKIT_TOOL_DOCTOR_H

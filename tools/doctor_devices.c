@@ -74,12 +74,18 @@ static void vfio_type1(struct doc_who *who, long groups)
 	int fd = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC), api, err = errno;
 	char v[64];
 
+	if (fd < 0 && err == ENOENT && exists("/sys/module/vfio")) {
+		doc_fact("vfio type1", "missing", "vfio is loaded but offers no /dev/vfio/vfio "
+			 "container (CONFIG_VFIO_CONTAINER off, and no iommufd compatibility "
+			 "container): no vfio space");
+		return;
+	}
 	if (fd < 0 && err == ENOENT) {
 		const char *s = module_state(false, "vfio");
 
 		doc_fact("vfio type1", s, "no /dev/vfio/vfio: %s", strcmp(s, "missing") ?
 			 "modprobe vfio-pci (it loads vfio and vfio_iommu_type1)" :
-			 "the kernel has no VFIO (CONFIG_VFIO) here: no vfio space");
+			 "not loaded, and no vfio module in /lib/modules: no vfio space");
 		return;
 	}
 	if (fd < 0) {
@@ -110,7 +116,7 @@ static void vfio_pci(void)
 	doc_fact("vfio-pci", s, "%s", !strcmp(s, "available") ?
 		 "the driver dmakit-bind binds devices to for dmk_pci_open()" :
 		 !strcmp(s, "not loaded") ? "modprobe vfio-pci, then dmakit-bind BDF" :
-		 "the kernel has no vfio-pci here: devices only through uio_pci_generic");
+		 "not loaded, and no vfio-pci module in /lib/modules: no device for dmk_pci_open()");
 }
 
 static void iommufd(void)
@@ -151,7 +157,7 @@ static void uio(void)
 		 "devices bound to it open with dmk_pci_open_uio() for a phys space (root, no "
 		 "isolation)" : !strcmp(s, "not loaded") ?
 		 "modprobe uio_pci_generic for devices without an IOMMU (phys space)" :
-		 "the kernel has no uio_pci_generic here: without an IOMMU no device is usable");
+		 "not loaded, and no uio_pci_generic module in /lib/modules: no device for dmk_pci_open_uio()");
 }
 
 /* The PCI base class, in words. */
