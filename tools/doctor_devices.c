@@ -31,10 +31,13 @@ static long iommu(void)
 	struct dirent *e;
 
 	while (d && (e = readdir(d))) {
-		size_t len = strlen(units);
+		size_t len = strlen(units), n = strlen(e->d_name);
 
-		if (e->d_name[0] != '.' && len + strlen(e->d_name) + 2 < sizeof(units))
-			snprintf(units + len, sizeof(units) - len, "%s%s", len ? " " : "", e->d_name);
+		if (e->d_name[0] == '.' || len + n + 2 > sizeof(units))
+			continue;	/* more units than fit: the first ones are named */
+		if (len)
+			units[len++] = ' ';
+		memcpy(units + len, e->d_name, n + 1);
 	}
 	if (d)
 		closedir(d);
