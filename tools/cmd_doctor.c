@@ -65,14 +65,12 @@ static bool has_cap(int cap)
 static void kernel(void)
 {
 	struct utsname u;
-	char v[sizeof(u.release) + sizeof(u.machine) + 4];
 
 	if (uname(&u)) {
 		doc_fact("kernel", "unknown", "uname failed");
 		return;
 	}
-	snprintf(v, sizeof(v), "%s", u.release);
-	doc_fact("kernel", v, "Linux %s on %s; what dmakit needs of it is probed below, not "
+	doc_fact("kernel", u.release, "Linux %s on %s; what dmakit needs of it is probed below, not "
 		 "inferred from the version", u.version, u.machine);
 }
 

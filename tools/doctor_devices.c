@@ -103,7 +103,7 @@ static void vfio_type1(struct doc_who *who, long groups)
 		doc_fact("vfio type1", v, "dmakit speaks VFIO API version %d", VFIO_API_VERSION);
 	} else if (ioctl(fd, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU) <= 0) {
 		doc_fact("vfio type1", "not loaded", "VFIO is there but offers no type1v2 IOMMU: "
-			 "modprobe vfio_iommu_type1 (needs an IOMMU)");
+			 "modprobe vfio_iommu_type1");
 	} else {
 		who->vfio_type1 = true;
 		doc_fact("vfio type1", "available", "VFIO API %d, type1v2 IOMMU: dmk_space_vfio_create() "
@@ -188,7 +188,7 @@ static int cmp_bdf(const void *a, const void *b)
 static void pci_device(const char *bdf)
 {
 	char path[PATH_MAX], vendor[16] = "?", device[16] = "?", cls[16] = "0", drv[64], v[256],
-		dev_node[32];
+		grp[32];
 	unsigned long c;
 	int group = -1;
 	bool has_drv;
@@ -204,10 +204,10 @@ static void pci_device(const char *bdf)
 	if (dmk_pci_iommu_group(bdf, &group))
 		group = -1;
 	c = strtoul(cls, NULL, 16);
-	snprintf(dev_node, sizeof(dev_node), group >= 0 ? "group %d" : "group none", group);
+	snprintf(grp, sizeof(grp), group >= 0 ? "group %d" : "group none", group);
 	snprintf(v, sizeof(v), "%s %s:%s class %06lx (%s) driver %s %s", bdf,
 		 vendor + (strncmp(vendor, "0x", 2) ? 0 : 2), device + (strncmp(device, "0x", 2) ? 0 : 2),
-		 c, class_name(c), has_drv ? drv : "none", dev_node);
+		 c, class_name(c), has_drv ? drv : "none", grp);
 	snprintf(path, sizeof(path), "/dev/vfio/%d", group);
 	if (has_drv && !strcmp(drv, "vfio-pci") && group >= 0)
 		doc_fact("pci", v, "%s", exists(path) ? "ready for dmk_pci_open() in a vfio space" :
