@@ -4,5 +4,6 @@
 #define DMAKIT_TOOL_CMD_H
 
 int cmd_sgl(int argc, char **argv);
+int cmd_doctor(int argc, char **argv);
 
 #endif

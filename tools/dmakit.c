@@ -3,6 +3,7 @@
  * dmakit: the command-line tool, subcommand dispatch.
  *
  *	dmakit sgl [options]    show the segments a buffer becomes
+ *	dmakit doctor           what this machine offers dmakit, one fact a line
  *	dmakit --help
  */
 #include <stdio.h>
@@ -18,6 +19,8 @@ static const struct command {
 } commands[] = {
 	{ "sgl", cmd_sgl, "allocate a buffer as an application would, register it, prepare it\n"
 			  "          under a device's DMA rules and show segments, PRPs or SGLs" },
+	{ "doctor", cmd_doctor, "what this machine offers dmakit (IOMMU, VFIO, uio, PCI devices,\n"
+				"          pins, pagemap, huge pages, io_uring, routes), one fact a line" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
