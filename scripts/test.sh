@@ -6,7 +6,8 @@
 #  2. an AddressSanitizer + UndefinedBehaviorSanitizer build and its tests;
 #  3. the QEMU test bed: the guest tests (real VFIO, emulated VT-d, QEMU's
 #     nvme and edu devices), booted once; then the no-IOMMU guest tests
-#     (uio_pci_generic, physical addresses) in a second boot.
+#     (uio_pci_generic, physical addresses) in a second boot; both boots
+#     on Debian 12's 6.1 kernel and again on its 6.12 kernel.
 # Installs what it is missing. Ends with "dmakit: N passed, N failed".
 # Options: --no-testbed (skip 3), --no-asan (skip 2).
 set -euo pipefail
@@ -115,6 +116,12 @@ if [ $testbed = 1 ]; then
 	# release build always has the target: a missing one fails, never skips.
 	echo "== QEMU test bed without IOMMU"
 	run_testbed testbed-noiommu
+	# The same two boots on Debian 12's second kernel (6.12): what the guest
+	# tests rely on changed between kernels before.
+	echo "== QEMU test bed on linux-image-6.12-amd64"
+	DMK_TESTBED_KERNEL=linux-image-6.12-amd64 run_testbed testbed
+	echo "== QEMU test bed without IOMMU on linux-image-6.12-amd64"
+	DMK_TESTBED_KERNEL=linux-image-6.12-amd64 run_testbed testbed-noiommu
 fi
 echo "dmakit: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
