@@ -127,6 +127,12 @@ struct sgld {
 	unsigned int type;
 };
 
+/*
+ * Every field of @d is filled in before any check, so that it is defined on
+ * every path: gcc does not inline the variadic fail() and so cannot see that
+ * it never returns 0, and at -O3 it warned that a caller might read
+ * d->type after a refused descriptor.
+ */
 static int parse(struct nvme_decoded *out, const uint8_t *p, struct sgld *d)
 {
 	uint32_t len;
@@ -134,11 +140,11 @@ static int parse(struct nvme_decoded *out, const uint8_t *p, struct sgld *d)
 	d->addr = rd64(p);
 	memcpy(&len, p + 8, 4);
 	d->len = le32toh(len);
+	d->type = p[15] >> 4;
 	if (p[12] || p[13] || p[14])
 		return fail(out, "SGL descriptor reserved bytes %02x %02x %02x", p[12], p[13], p[14]);
 	if (p[15] & 0xf)
 		return fail(out, "SGL descriptor subtype %u", p[15] & 0xf);
-	d->type = p[15] >> 4;
 	return 0;
 }
 

@@ -252,7 +252,9 @@ static bool find_blockdev(const char *bdf, char *dev, size_t size)
 				if (nl)
 					*nl = 0;
 				b = strrchr(line, '/');
-				snprintf(dev, size, "/dev/%s", b ? b + 1 : line);
+				/* a name that does not fit is no device to open */
+				if ((size_t)snprintf(dev, size, "/dev/%s", b ? b + 1 : line) >= size)
+					*dev = 0;
 			}
 			pclose(p);
 			if (*dev && !access(dev, R_OK))

@@ -96,9 +96,10 @@ int dmk_pci_find(uint32_t vendor, uint32_t device, uint32_t class_code,
 		return dmki_fail(-ENOENT, "cannot read " SYSFS_PCI "/devices: %s", strerror(-err));
 	}
 	while ((e = readdir(d))) {
+		size_t len = strlen(e->d_name);
 		uint32_t v, dv, c;
 
-		if (e->d_name[0] == '.' || strlen(e->d_name) >= DMK_PCI_BDF_SIZE)
+		if (e->d_name[0] == '.' || len >= DMK_PCI_BDF_SIZE)
 			continue;
 		if (read_hex(e->d_name, "vendor", &v) || read_hex(e->d_name, "device", &dv) ||
 		    read_hex(e->d_name, "class", &c))
@@ -108,7 +109,7 @@ int dmk_pci_find(uint32_t vendor, uint32_t device, uint32_t class_code,
 		    (class_code != DMK_PCI_ANY && c != class_code))
 			continue;
 		if (n < max)
-			snprintf(bdfs[n], DMK_PCI_BDF_SIZE, "%s", e->d_name);
+			memcpy(bdfs[n], e->d_name, len + 1);
 		n++;
 	}
 	closedir(d);
