@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Every test of dmakit, on a fresh Debian 12 machine:
-#  1. a release build (-O2, warnings are errors) and its `meson test`:
-#     unit, property, phys (root), exports and kernel-doc tests;
+#  1. the default build (debugoptimized, -O2; warnings are errors) and its
+#     `meson test`: unit, property, phys (root), exports and kernel-doc tests;
 #  2. an AddressSanitizer + UndefinedBehaviorSanitizer build and its tests;
+#     a libFuzzer run (clang); every other buildtype built with gcc and a
+#     release build with clang, all targets, warnings as errors (not run);
 #  3. the QEMU test bed: the guest tests (real VFIO, emulated VT-d, QEMU's
 #     nvme and edu devices), booted once; then the no-IOMMU guest tests
 #     (uio_pci_generic, physical addresses) in a second boot.
@@ -52,7 +54,7 @@ run_meson_tests() { # dir, setup options...
 	[ $rc -eq 0 ] || [ "$bad" -gt 0 ] || failed=$((failed + 1))
 }
 
-echo "== release build and tests"
+echo "== the default build (debugoptimized) and its tests"
 run_meson_tests build
 if [ $asan = 1 ]; then
 	echo "== AddressSanitizer + UndefinedBehaviorSanitizer build and tests"
@@ -73,6 +75,28 @@ fuzz_corpus=$(mktemp -d)
 		-artifact_prefix=build-fuzz/ "$fuzz_corpus" 2>&1 | tail -n 3 || fuzz_rc=1
 rm -rf "$fuzz_corpus"
 if [ $fuzz_rc -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "fuzz_proto: FAILED"; fi
+
+build_only() { # label, dir, setup options...: every target built, one entry
+	local label=$1 dir=$2 log; shift 2
+	log=$(mktemp)
+	if { [ -f "$dir/build.ninja" ] || meson setup "$dir" "$@" >"$log" 2>&1; } &&
+		ninja -C "$dir" >>"$log" 2>&1; then
+		passed=$((passed + 1)); echo "build $label: ok"
+	else
+		failed=$((failed + 1)); tail -n 40 "$log"; echo "build $label: FAILED"
+	fi
+	rm -f "$log"
+}
+echo "== the other buildtypes with gcc, and a release build with clang (built, not run)"
+# A user may pick any buildtype, and each optimisation level warns
+# differently; clang is installed by the fuzz step above.
+main_bt=$(meson introspect build --buildoptions | python3 -c \
+	'import json, sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"] == "buildtype"))')
+for bt in plain debug debugoptimized release minsize; do
+	[ "$bt" = "$main_bt" ] && continue
+	CC=gcc build_only "$bt, gcc" "build-$bt" -Dbuildtype="$bt" -Dman=false
+done
+CC=clang build_only "release, clang" build-clang -Dbuildtype=release -Dman=false
 
 run_testbed() { # ninja target of the build dir: one boot, its tests counted
 	local log rc=0 line ok bad=0
