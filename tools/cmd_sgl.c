@@ -231,11 +231,7 @@ static void parse(int argc, char **argv, struct sgl_opts *o)
 				opt_usage_error(PROG, "--layout '%s': say contig, scattered or reversed", optarg);
 			break;
 		case O_SIM_PAGE: o->sim_page = need_size("sim-page", optarg); break;
-		case O_SEED:
-			if (opt_parse_u64(optarg, &o->seed))
-				opt_usage_error(PROG, "--seed '%s': not a number (decimal, or hexadecimal after 0x)",
-						optarg);
-			break;
+		case O_SEED: o->seed = opt_uint_arg(PROG, "seed", optarg); break;
 		case O_SIM_BASE: set_rule(&o->sim_base, "sim-base", optarg); break;
 		case O_SIM_SIZE: set_rule(&o->sim_size, "sim-size", optarg); break;
 		case O_DIR:

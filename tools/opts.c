@@ -166,14 +166,24 @@ int opt_parse_size(const char *s, uint64_t *out)
 	return opt_number(s, OPT_SIZE, 0, UINT64_MAX, 0, out, why, sizeof(why));
 }
 
-uint64_t opt_size_arg(const char *prog, const char *name, const char *arg)
+static uint64_t number_arg(const char *prog, const char *name, enum opt_type type, const char *arg)
 {
 	char why[128];
 	uint64_t v;
 
-	if (opt_number(arg, OPT_SIZE, 0, UINT64_MAX, 0, &v, why, sizeof(why)))
+	if (opt_number(arg, type, 0, UINT64_MAX, 0, &v, why, sizeof(why)))
 		opt_usage_error(prog, "--%s '%s': %s", name, arg, why);
 	return v;
+}
+
+uint64_t opt_size_arg(const char *prog, const char *name, const char *arg)
+{
+	return number_arg(prog, name, OPT_SIZE, arg);
+}
+
+uint64_t opt_uint_arg(const char *prog, const char *name, const char *arg)
+{
+	return number_arg(prog, name, OPT_UINT, arg);
 }
 
 bool opt_is_bdf(const char *s)

@@ -146,9 +146,11 @@ int opt_parse_size(const char *s, uint64_t *out);
 
 /*
  * opt_size_arg() - the byte count @arg of option --@name, or a message
- * naming both and exit 2 (for tools that run getopt_long themselves).
+ * naming both and exit 2 (for tools that run getopt_long themselves);
+ * opt_uint_arg() the same for a number.
  */
 uint64_t opt_size_arg(const char *prog, const char *name, const char *arg);
+uint64_t opt_uint_arg(const char *prog, const char *name, const char *arg);
 
 /*
  * opt_getopt_error() - exit 2 after what getopt_long returned @c ('?' or
