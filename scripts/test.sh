@@ -4,6 +4,7 @@
 #     unit, property, phys (root), exports and kernel-doc tests; then the
 #     other buildtypes with gcc and a clang release build, built only;
 #  2. an AddressSanitizer + UndefinedBehaviorSanitizer build and its tests;
+#     a libFuzzer run (clang);
 #  3. the QEMU test bed: the guest tests (real VFIO, emulated VT-d, QEMU's
 #     nvme and edu devices), booted once; then the no-IOMMU guest tests
 #     (uio_pci_generic, physical addresses) in a second boot; both boots
@@ -54,7 +55,7 @@ run_meson_tests() { # dir, setup options...
 	[ $rc -eq 0 ] || [ "$bad" -gt 0 ] || failed=$((failed + 1))
 }
 
-echo "== release build and tests"
+echo "== the default build (debugoptimized) and its tests"
 run_meson_tests build
 if [ $asan = 1 ]; then
 	echo "== AddressSanitizer + UndefinedBehaviorSanitizer build and tests"

@@ -271,7 +271,7 @@ def check_options(tool, version):
     rc, out, _ = run(tool, ["--help"])
     check(rc == 0 and out.startswith("usage: dmakit doctor"), f"--help: rc {rc}, {out[:40]!r}")
     rc, out, _ = run(tool, ["--version"])
-    check(rc == 0 and out.strip() == f"dmakit doctor {version}", f"--version: rc {rc}, {out.strip()!r}")
+    check(rc == 0 and out.strip() == f"dmakit doctor (dmakit) {version}", f"--version: rc {rc}, {out.strip()!r}")
     for args, word in ((["--bogus"], "--bogus"), (["extra"], "extra"), (["--socket"], "--socket")):
         rc, out, err = run(tool, args)
         check(rc == 2 and word in err and not out, f"{' '.join(args)}: rc {rc}, stderr {err.strip()!r}")

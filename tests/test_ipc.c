@@ -463,6 +463,33 @@ static void test_routes_not_implemented(void **state)
 	stop(&f);
 }
 
+/* What a sim server says it serves: memfd and pool always, copy with a
+ * bounce buffer only, never the lease route (no VFIO container). */
+static void test_server_routes(void **state)
+{
+	const unsigned base = 1u << DMK_IPC_ROUTE_MEMFD | 1u << DMK_IPC_ROUTE_POOL;
+	struct dmk_ipc_server_opts o;
+	struct dmk_ipc_backend *be;
+	struct dmk_ipc_server *srv;
+	char dir[] = "/tmp/dmk-ipc-XXXXXX", path[64];
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/sock", dir);
+	assert_int_equal(dmk_ipc_backend_sim_create(LBA, NLBA, &be), 0);
+	dmk_ipc_server_opts_init(&o);
+	o.log_fd = -1;
+	assert_int_equal(dmk_ipc_server_create(path, be, &o, &srv), 0);
+	assert_int_equal(dmk_ipc_server_routes(srv), base | 1u << DMK_IPC_ROUTE_COPY);
+	assert_int_equal(dmk_ipc_server_destroy(srv), 0);
+	o.bounce_size = 0;
+	assert_int_equal(dmk_ipc_server_create(path, be, &o, &srv), 0);
+	assert_int_equal(dmk_ipc_server_routes(srv), base);
+	assert_int_equal(dmk_ipc_server_destroy(srv), 0);
+	assert_int_equal(dmk_ipc_backend_destroy(be), 0);
+	rmdir(dir);
+}
+
 /* A daemon that goes away gives its clients an error, not a hang. */
 static void test_daemon_gone(void **state)
 {
@@ -707,6 +734,7 @@ int main(void)
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_daemon_pinned_cap),
 		cmocka_unit_test(test_routes_not_implemented),
+		cmocka_unit_test(test_server_routes),
 		cmocka_unit_test(test_daemon_gone),
 		cmocka_unit_test(test_dmakitd_process),
 		cmocka_unit_test(test_unread_answers),

@@ -64,11 +64,13 @@ static void test_not_bound(void **state)
 	if (!d)
 		skip();
 	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.' || strlen(de->d_name) >= sizeof(bdf))
+		size_t len = strlen(de->d_name);
+
+		if (de->d_name[0] == '.' || len >= sizeof(bdf))
 			continue;
 		snprintf(path, sizeof(path), SYS_DEVICES "/%s/uio", de->d_name);
 		if (stat(path, &st)) {
-			memcpy(bdf, de->d_name, strlen(de->d_name) + 1);	/* length checked above */
+			memcpy(bdf, de->d_name, len + 1);
 			break;
 		}
 	}

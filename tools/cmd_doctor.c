@@ -8,7 +8,6 @@
  * is a fact like any other: the exit status is 0 unless the options are
  * wrong (2). Nothing is changed: no binding, no module loaded.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,32 +18,11 @@
 #include <linux/capability.h>
 
 #include "cmd.h"
+#include "dmakit_version.h"
 #include "doctor.h"
 #include "opts.h"
 
 #define PROG "dmakit doctor"
-
-static void usage(FILE *f)
-{
-	fprintf(f,
-"usage: dmakit doctor [options]\n"
-"\n"
-"Report what this machine offers dmakit, one fact a line,\n"
-"\"KEY: VALUE -- MEANING\": the kernel, the user, the IOMMU and its groups,\n"
-"VFIO type1, vfio-pci, iommufd, VFIO no-IOMMU and uio_pci_generic\n"
-"(available, not loaded or missing), every PCI device (IDs, class, driver,\n"
-"IOMMU group), RLIMIT_MEMLOCK, pagemap, MADV_POPULATE_WRITE, io_uring, the\n"
-"phys space's pin method, the huge page pools, THP and the daemon's routes\n"
-"for this user. Each KEY comes once but \"pci\", one line a device, its BDF\n"
-"first. Only reads and asks: nothing is bound or loaded.\n"
-"\n"
-"  --socket PATH   the daemon's socket, whose owner is the daemon's uid\n"
-"                  (default /run/dmakitd.sock)\n"
-"  -h, --help      this text\n"
-"  -V, --version   the version\n"
-"\n"
-"Exit status: 0, whatever is missing; 2 for bad options.\n");
-}
 
 /* Effective capability @cap of this process, from /proc/self/status. */
 static bool has_cap(int cap)
@@ -139,41 +117,31 @@ static void routes(const struct doc_who *who, const char *socket_path)
 
 int cmd_doctor(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "socket", required_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *socket_path = "/run/dmakitd.sock";
+	const struct opt_def defs[] = {
+		{ .name = "socket", .type = OPT_STR, OPT_TO(socket_path), .arg = "PATH",
+		  .help = "the daemon's socket, whose owner is the daemon's uid" },
+	};
+	const struct opt_tool tool = {
+		PROG, "[options]",
+		"Report what this machine offers dmakit, one fact a line,\n"
+		"\"KEY: VALUE -- MEANING\": the kernel, the user, the IOMMU and its groups,\n"
+		"VFIO type1, vfio-pci, iommufd, VFIO no-IOMMU and uio_pci_generic\n"
+		"(available, not loaded or missing), every PCI device (IDs, class, driver,\n"
+		"IOMMU group), RLIMIT_MEMLOCK, pagemap, MADV_POPULATE_WRITE, io_uring, the\n"
+		"phys space's pin method, the huge page pools, THP and the daemon's routes\n"
+		"for this user. Each KEY comes once but \"pci\", one line a device, its BDF\n"
+		"first. Only reads and asks: nothing is bound or loaded.",
+		"Exit status: 0, whatever is missing; 2 for bad options.",
+		defs, OPT_COUNT(defs),
+	};
 	struct doc_who who = { 0 };
-	int c;
+	int first = opt_parse(&tool, argc, argv);
 
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, ":hV", longopts, NULL)) != -1) {
-		switch (c) {
-		case 's':
-			socket_path = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
-		case 'V':
-			printf("%s %s\n", PROG, DMK_TOOL_VERSION);
-			exit(0);
-		case ':':
-			opt_usage_error(PROG, "option '%s' needs a value", argv[optind - 1]);
-		default:
-			if (optopt)
-				opt_usage_error(PROG, "unknown option '-%c'", optopt);
-			opt_usage_error(PROG, "unknown option '%s'", argv[optind - 1]);
-		}
-	}
-	if (optind < argc)
-		opt_usage_error(PROG, "unexpected argument '%s'", argv[optind]);
+	if (first < argc)
+		opt_usage_error(PROG, "unexpected argument '%s'", argv[first]);
 
-	doc_fact("dmakit", DMK_TOOL_VERSION, "the library and tools this report is for");
+	doc_fact("dmakit", DMK_VERSION, "the library and tools this report is for");
 	kernel();
 	user(&who);
 	doc_devices(&who);

@@ -96,7 +96,9 @@ static void usage(FILE *f)
 "  --hugepage[=MODE]     huge pages: auto (MAP_HUGETLB 2 MiB, else THP),\n"
 "                        hugetlb, or thp (madvise MADV_HUGEPAGE); the\n"
 "                        allocation is then 2 MiB aligned, --align unused\n"
-"  --touch               write the buffer before registering (default: not)\n"
+"                        (default: none; MODE default auto)\n"
+"  --touch, --no-touch   write the buffer before registering, or not (default:\n"
+"                        not)\n"
 "Space:\n"
 "  --space sim|phys      sim: software IOMMU (default); phys: physical\n"
 "                        addresses from /proc/self/pagemap (root only)\n"
@@ -120,13 +122,17 @@ static void usage(FILE *f)
 "  --page BYTES          device page size\n"
 "  --page-list, --no-page-list   the page-list (PRP) rule on or off\n"
 "  --bounce-pool BYTES   bounce pool for pieces that break a rule in place\n"
+"                        (default 0: none)\n"
 "Output:\n"
 "  --format F            prp, sgl or none (default: prp for nvme-prp rules,\n"
 "                        sgl for nvme-sgl, none otherwise)\n"
 "  --sgl-list-size BYTES bytes of one SGL segment list, 32 to 4096 (default 4096)\n"
 "  -h, --help            this text\n"
+"  --version             print the version\n"
 "\n"
-"Rule flags change the preset named by --rules, whatever their order.\n"
+"Rule flags (--addr-low to --page-list) change the preset named by --rules,\n"
+"whatever their order; each defaults to the preset's value.\n"
+"Numbers are decimal or hexadecimal after 0x.\n"
 "Exit status: 0; 1 when a dmakit call fails (its reason is printed); 2 for\n"
 "bad options.\n");
 }
@@ -135,16 +141,12 @@ enum {
 	O_SIZE = 256, O_OFFSET, O_ALIGN, O_HUGE, O_TOUCH, O_NO_TOUCH, O_SPACE, O_LAYOUT, O_SIM_PAGE,
 	O_SEED, O_SIM_BASE, O_SIM_SIZE, O_DIR, O_RULES, O_ADDR_LOW, O_ADDR_HIGH, O_MAX_SEG,
 	O_MAX_SEGS, O_MAX_TRANSFER, O_BOUNDARY, O_ADDR_ALIGN, O_LEN_ALIGN, O_PAGE, O_PAGE_LIST,
-	O_NO_PAGE_LIST, O_BOUNCE, O_FORMAT, O_SGL_LIST,
+	O_NO_PAGE_LIST, O_BOUNCE, O_FORMAT, O_SGL_LIST, O_VERSION,
 };
 
 static uint64_t need_size(const char *opt, const char *arg)
 {
-	uint64_t v;
-
-	if (opt_parse_size(arg, &v))
-		opt_usage_error(PROG, "--%s: '%s' is not a byte count (e.g. 4096, 0x1000, 64K, 1M)", opt, arg);
-	return v;
+	return opt_size_arg(PROG, opt, arg);
 }
 
 static void set_rule(struct rule_opt *r, const char *opt, const char *arg)
@@ -185,6 +187,7 @@ static void parse(int argc, char **argv, struct sgl_opts *o)
 		{ "format", required_argument, NULL, O_FORMAT },
 		{ "sgl-list-size", required_argument, NULL, O_SGL_LIST },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, O_VERSION },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -208,13 +211,13 @@ static void parse(int argc, char **argv, struct sgl_opts *o)
 			else if (!strcmp(optarg, "thp"))
 				o->huge = HUGE_THP;
 			else
-				opt_usage_error(PROG, "--hugepage=%s: say auto, hugetlb or thp", optarg);
+				opt_usage_error(PROG, "--hugepage='%s': say auto, hugetlb or thp", optarg);
 			break;
 		case O_TOUCH: o->touch = true; break;
 		case O_NO_TOUCH: o->touch = false; break;
 		case O_SPACE:
 			if (strcmp(optarg, "sim") && strcmp(optarg, "phys"))
-				opt_usage_error(PROG, "--space %s: say sim or phys", optarg);
+				opt_usage_error(PROG, "--space '%s': say sim or phys", optarg);
 			o->space = optarg;
 			break;
 		case O_LAYOUT:
@@ -225,13 +228,10 @@ static void parse(int argc, char **argv, struct sgl_opts *o)
 			else if (!strcmp(optarg, "reversed"))
 				o->layout = DMK_SIM_REVERSED;
 			else
-				opt_usage_error(PROG, "--layout %s: say contig, scattered or reversed", optarg);
+				opt_usage_error(PROG, "--layout '%s': say contig, scattered or reversed", optarg);
 			break;
 		case O_SIM_PAGE: o->sim_page = need_size("sim-page", optarg); break;
-		case O_SEED:
-			if (opt_parse_u64(optarg, &o->seed))
-				opt_usage_error(PROG, "--seed %s: not a number", optarg);
-			break;
+		case O_SEED: o->seed = opt_uint_arg(PROG, "seed", optarg); break;
 		case O_SIM_BASE: set_rule(&o->sim_base, "sim-base", optarg); break;
 		case O_SIM_SIZE: set_rule(&o->sim_size, "sim-size", optarg); break;
 		case O_DIR:
@@ -240,7 +240,7 @@ static void parse(int argc, char **argv, struct sgl_opts *o)
 			else if (!strcmp(optarg, "from"))
 				o->dir = DMK_FROM_DEVICE;
 			else
-				opt_usage_error(PROG, "--dir %s: say to (the device reads memory) or from (it writes memory)", optarg);
+				opt_usage_error(PROG, "--dir '%s': say to (the device reads memory) or from (it writes memory)", optarg);
 			break;
 		case O_RULES: o->rules = optarg; break;
 		case O_ADDR_LOW: set_rule(&o->addr_low, "addr-low", optarg); break;
@@ -249,7 +249,7 @@ static void parse(int argc, char **argv, struct sgl_opts *o)
 		case O_MAX_SEGS:
 			set_rule(&o->max_segs, "max-segs", optarg);
 			if (o->max_segs.v > UINT32_MAX)
-				opt_usage_error(PROG, "--max-segs %s: at most %u", optarg, UINT32_MAX);
+				opt_usage_error(PROG, "--max-segs '%s': more than %u", optarg, UINT32_MAX);
 			break;
 		case O_MAX_TRANSFER: set_rule(&o->max_transfer, "max-transfer", optarg); break;
 		case O_BOUNDARY: set_rule(&o->boundary, "boundary", optarg); break;
@@ -267,18 +267,17 @@ static void parse(int argc, char **argv, struct sgl_opts *o)
 			else if (!strcmp(optarg, "none"))
 				o->fmt = FMT_NONE;
 			else
-				opt_usage_error(PROG, "--format %s: say prp, sgl or none", optarg);
+				opt_usage_error(PROG, "--format '%s': say prp, sgl or none", optarg);
 			break;
 		case O_SGL_LIST: o->sgl_list = need_size("sgl-list-size", optarg); break;
 		case 'h':
 			usage(stdout);
 			exit(0);
-		case ':':
-			opt_usage_error(PROG, "option '%s' needs a value", argv[optind - 1]);
+		case O_VERSION:
+			opt_version("dmakit");
+			exit(0);
 		default:
-			if (optopt)
-				opt_usage_error(PROG, "unknown option '-%c'", optopt);
-			opt_usage_error(PROG, "unknown option '%s'", argv[optind - 1]);
+			opt_getopt_error(PROG, c, argv);
 		}
 	}
 	if (optind < argc)

@@ -5,6 +5,7 @@
  *	dmakit sgl [options]    show the segments a buffer becomes
  *	dmakit doctor           what this machine offers dmakit, one fact a line
  *	dmakit --help
+ *	dmakit --version
  */
 #include <stdio.h>
 #include <string.h>
@@ -29,6 +30,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: dmakit COMMAND [options]\n"
 		   "       dmakit COMMAND --help\n"
+		   "       dmakit --version\n"
 		   "\n"
 		   "dmakit: scatter-gather DMA into application buffers, from the command line.\n"
 		   "\n"
@@ -58,6 +60,10 @@ int main(int argc, char **argv)
 			opt_usage_error("dmakit", "unknown command '%s'", argv[2]);
 		}
 		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		opt_version("dmakit");
 		return 0;
 	}
 	for (size_t i = 0; i < NCOMMANDS; i++)

@@ -334,6 +334,24 @@ int dmk_ipc_server_stop(struct dmk_ipc_server *srv);
 int dmk_ipc_server_stats(struct dmk_ipc_server *srv, struct dmk_ipc_server_stats *stats);
 
 /**
+ * dmk_ipc_server_routes() - the routes a server serves now
+ * @srv: the server.
+ *
+ * The memfd and pool routes are always served; the copy route while the
+ * server has a bounce buffer (&dmk_ipc_server_opts.bounce_size not 0, and
+ * no transfer through it given up on without a new one to replace it);
+ * the lease route when the backend's device is behind a VFIO container.
+ * Every connection may also ask for rings (&dmk_ipc_server_opts.ring_entries).
+ *
+ * Thread safety: safe, but not while another thread runs the server (the
+ * copy route may be turned off meanwhile).
+ *
+ * Return: a mask with bit (1u << route) set for each &enum dmk_ipc_route
+ * served.
+ */
+unsigned dmk_ipc_server_routes(const struct dmk_ipc_server *srv);
+
+/**
  * dmk_ipc_server_destroy() - close every connection and free a server
  * @srv: the server, or NULL; not running.
  *

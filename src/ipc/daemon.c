@@ -472,6 +472,17 @@ int dmk_ipc_server_stats(struct dmk_ipc_server *srv, struct dmk_ipc_server_stats
 	return 0;
 }
 
+unsigned dmk_ipc_server_routes(const struct dmk_ipc_server *srv)
+{
+	unsigned routes = 1u << DMK_IPC_ROUTE_MEMFD | 1u << DMK_IPC_ROUTE_POOL;
+
+	if (srv->bounce)
+		routes |= 1u << DMK_IPC_ROUTE_COPY;
+	if (dmki_srv_lease_able(srv))
+		routes |= 1u << DMK_IPC_ROUTE_LEASE;
+	return routes;
+}
+
 int dmk_ipc_server_create(const char *path, struct dmk_ipc_backend *be,
 			  const struct dmk_ipc_server_opts *opts, struct dmk_ipc_server **out)
 {

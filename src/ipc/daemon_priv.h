@@ -146,7 +146,9 @@ void dmki_srv_drop(struct dmk_ipc_server *srv, struct srv_client *c, uint64_t se
 void dmki_srv_client_close(struct dmk_ipc_server *srv, struct srv_client *c, const char *why);
 void dmki_srv_client_release(struct dmk_ipc_server *srv, struct srv_client *c);
 
-/* daemon_region.c */
+/* daemon_region.c; lease_able: the backend's device is behind a VFIO
+ * container, so that the lease route can be served. */
+bool dmki_srv_lease_able(const struct dmk_ipc_server *srv);
 struct srv_region *dmki_srv_find_region(struct srv_client *c, uint64_t handle);
 void dmki_srv_region_release(struct dmk_ipc_server *srv, struct srv_client *c,
 			     struct srv_region *r);

@@ -126,6 +126,11 @@ static int pool_alloc(struct dmk_ipc_server *srv, struct srv_region *nr, int *po
 	return 0;
 }
 
+bool dmki_srv_lease_able(const struct dmk_ipc_server *srv)
+{
+	return srv->be->ops->io_dev && dmk_vfio_container_fd(srv->be->space) >= 0;
+}
+
 /* The lease route's first REGISTER (offset and address 0): a window of
  * IOVAs for this client alone, and the container's descriptor with it. */
 static void lease_grant(struct dmk_ipc_server *srv, struct srv_client *c,
@@ -140,7 +145,7 @@ static void lease_grant(struct dmk_ipc_server *srv, struct srv_client *c,
 		dmki_srv_refuse(srv, c, m->seq, -EEXIST, "REGISTER by lease: the connection holds a lease already");
 		return;
 	}
-	if (!be->ops->io_dev || dmk_vfio_container_fd(be->space) < 0) {
+	if (!dmki_srv_lease_able(srv)) {
 		dmki_srv_refuse(srv, c, m->seq, -ENOTSUP,
 		       "REGISTER by lease: this daemon's device is not behind a VFIO container");
 		return;

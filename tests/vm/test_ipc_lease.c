@@ -335,6 +335,10 @@ int main(void)
 	SETUP(d.info.nlba < 16384 ? -ENOSPC : 0, "setup");
 	clean = vinfo();
 
+	/* what dmakitd's banner says it serves, behind VFIO: every route */
+	result(d.routes == (1u << DMK_IPC_ROUTE_MEMFD | 1u << DMK_IPC_ROUTE_POOL |
+			    1u << DMK_IPC_ROUTE_COPY | 1u << DMK_IPC_ROUTE_LEASE),
+	       "ipc-lease-route-served", "dmk_ipc_server_routes() is %#x", d.routes);
 	test_rw(base, &clean);
 	test_hostile();
 	check_clean("ipc-lease-nothing-left-hostile", &clean);

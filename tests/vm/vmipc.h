@@ -55,6 +55,7 @@
  * @srv: the server, listening on @path, running on @thread.
  * @thread: the thread that runs dmk_ipc_server_run().
  * @path: the socket.
+ * @routes: dmk_ipc_server_routes() before the server ran.
  */
 struct vmipc {
 	struct dmk_space *sp;
@@ -65,6 +66,7 @@ struct vmipc {
 	struct dmk_ipc_server *srv;
 	pthread_t thread;
 	const char *path;
+	unsigned routes;
 };
 
 static inline void *vmipc_serve(void *arg)
@@ -105,6 +107,7 @@ static inline int vmipc_open(struct vmipc *d, const char *path, const struct dmk
 		so.socket_mode = 0666; /* uid NOBODY connects too */
 	}
 	SETUP(dmk_ipc_server_create(path, d->be, &so, &d->srv), "setup");
+	d->routes = dmk_ipc_server_routes(d->srv);
 	SETUP(pthread_create(&d->thread, NULL, vmipc_serve, d), "setup");
 	return 0;
 }
