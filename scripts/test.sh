@@ -6,9 +6,9 @@
 #  2. an AddressSanitizer + UndefinedBehaviorSanitizer build and its tests;
 #     a libFuzzer run (clang);
 #  3. the QEMU test bed: the guest tests (real VFIO, emulated VT-d, QEMU's
-#     nvme and edu devices), booted once; then the no-IOMMU guest tests
-#     (uio_pci_generic, physical addresses) in a second boot; both boots
-#     on Debian 12's 6.1 kernel and again on its 6.12 kernel.
+#     nvme and edu devices) in one boot, the no-IOMMU guest tests
+#     (uio_pci_generic, physical addresses) in a second, each on two guest
+#     kernels: Debian 12's default (6.1) and its 6.12.
 # Installs what it is missing. Ends with "dmakit: N passed, N failed".
 # Options: --no-testbed (skip 3), --no-asan (skip 2).
 set -euo pipefail
@@ -93,36 +93,39 @@ fuzz_corpus=$(mktemp -d)
 rm -rf "$fuzz_corpus"
 if [ $fuzz_rc -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "fuzz_proto: FAILED"; fi
 
-run_testbed() { # ninja target of the build dir: one boot, its tests counted
-	local log rc=0 line ok bad=0
+boots=() # per boot: its target, last line (kernel and mode) and time; its failures
+run_testbed() { # ninja target of the build dir, its kernel: one boot, its tests counted
+	local log rc=0 line ok bad=0 t0=$SECONDS
+	echo "== QEMU test bed: ninja $1 (kernel $2)"
 	log=$(mktemp)
 	ninja -C build "$1" 2>&1 | tee "$log" || rc=$?
+	# testbed: N passed, N failed (kernel KVER, mode MODE)
 	line=$(grep -E '^testbed: [0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1 || true)
 	if [ -n "$line" ]; then
 		ok=$(sed -E 's/^testbed: ([0-9]+) passed.*/\1/' <<<"$line")
-		bad=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")
+		bad=$(sed -E 's/^testbed: [0-9]+ passed, ([0-9]+) failed.*/\1/' <<<"$line")
 		passed=$((passed + ok)); failed=$((failed + bad))
 	fi
 	# A bed that failed without saying which test (boot, timeout) counts once.
 	if [ $rc -ne 0 ] && { [ -z "$line" ] || [ "$bad" -eq 0 ]; }; then
 		failed=$((failed + 1))
+		line="${line:-testbed: no result line} (ninja $1 on kernel $2 failed, status $rc)"
 	fi
+	boots+=("$1: ${line#testbed: }, $((SECONDS - t0)) s")
+	while IFS= read -r line; do boots+=("  $line"); done < <(grep -E '^(FAIL|SETUP FAIL|TIMEOUT) ' "$log" || true)
 	rm -f "$log"
 }
 
 if [ $testbed = 1 ]; then
-	echo "== QEMU test bed"
-	run_testbed testbed
-	# The second boot, without the IOMMU (uio_pci_generic, phys space). The
-	# release build always has the target: a missing one fails, never skips.
-	echo "== QEMU test bed without IOMMU"
-	run_testbed testbed-noiommu
-	# The same two boots on Debian 12's second kernel (6.12): what the guest
-	# tests rely on changed between kernels before.
-	echo "== QEMU test bed on linux-image-6.12-amd64"
-	DMK_TESTBED_KERNEL=linux-image-6.12-amd64 run_testbed testbed
-	echo "== QEMU test bed without IOMMU on linux-image-6.12-amd64"
-	DMK_TESTBED_KERNEL=linux-image-6.12-amd64 run_testbed testbed-noiommu
+	# Each boot on both kernels; the release build always has the targets:
+	# a missing one fails, never skips. Without the IOMMU: uio_pci_generic,
+	# the phys space.
+	run_testbed testbed "${DMK_TESTBED_KERNEL:-linux-image-amd64}"
+	run_testbed testbed-noiommu "${DMK_TESTBED_KERNEL:-linux-image-amd64}"
+	run_testbed testbed-6.12 linux-image-6.12-amd64
+	run_testbed testbed-noiommu-6.12 linux-image-6.12-amd64
+	echo "== QEMU test bed, each boot"
+	printf '%s\n' "${boots[@]}"
 fi
 echo "dmakit: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -86,7 +86,10 @@ int dmk_region_register(struct dmk_space *space, void *va, size_t len, unsigned 
  *
  * The last reference unmaps and unpins the pages, once no DMA command
  * prepared on them remains; the device must not use their addresses any
- * more.
+ * more. In a phys space pinned through io_uring, the kernel may release
+ * the pin itself a little later (Linux 6.1 does it about a second after,
+ * from delayed work; 6.12 at once): until then the pages stay in the
+ * process's VmPin, and nothing translates to them.
  *
  * Thread safety: safe; serialised per space. Commands being prepared on the
  * same memory at the same moment may fail with -EFAULT.
