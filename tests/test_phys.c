@@ -478,8 +478,10 @@ static void test_fresh_memory(void **state)
 					 -EACCES);
 			munmap(ro, LEN);
 			assert_int_equal(dmk_space_destroy(sp), 0);
-			assert_int_equal(settled(locked_bytes, base), base);
 		}
+		/* once a pin method, not each round: where the kernel releases
+		 * late (6.1) a round's wait is a second, and a leak would add up */
+		assert_int_equal(settled(locked_bytes, base), base);
 	}
 }
 
