@@ -69,7 +69,7 @@ static void user(struct doc_who *who)
 /*
  * The daemon's routes for a client of this uid (src/ipc/daemon_region.c:
  * the lease only to uid 0 and the daemon's own uid; daemon_io.c: the copy
- * route through process_vm_readv/writev, i.e. ptrace access).
+ * route through the client's /proc/PID/mem, daemon_peer.c: ptrace access).
  */
 static void routes(const struct doc_who *who, const char *socket_path)
 {
@@ -93,13 +93,13 @@ static void routes(const struct doc_who *who, const char *socket_path)
 	doc_read_line("/proc/sys/kernel/yama/ptrace_scope", scope, sizeof(scope));
 	if (!strcmp(scope, "3"))
 		doc_fact("copy route", "unavailable", "Yama ptrace_scope 3: no process may read "
-			 "another's memory (process_vm_readv)");
+			 "another's memory (/proc/PID/mem)");
 	else if (!strcmp(scope, "2"))
-		doc_fact("copy route", "root daemon only", "Yama ptrace_scope 2: process_vm_readv/"
-			 "writev need the daemon to have CAP_SYS_PTRACE");
+		doc_fact("copy route", "root daemon only", "Yama ptrace_scope 2: opening a client's "
+			 "/proc/PID/mem needs the daemon to have CAP_SYS_PTRACE");
 	else
-		doc_fact("copy route", "any user", "through a daemon buffer with process_vm_readv/"
-			 "writev: a root daemon copies for anyone, another for its own uid%s",
+		doc_fact("copy route", "any user", "through a daemon buffer and the client's "
+			 "/proc/PID/mem: a root daemon copies for anyone, another for its own uid%s",
 			 !strcmp(scope, "1") ? " (Yama ptrace_scope 1: the client library allows the "
 			 "daemon with PR_SET_PTRACER)" : "");
 	if (!who->euid)

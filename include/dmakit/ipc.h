@@ -110,8 +110,10 @@ enum dmk_ipc_type {
  *	registers it in its space, and the device moves the bytes straight
  *	into the shared pages. Zero copy.
  * @DMK_IPC_ROUTE_COPY: the buffer is ordinary memory of the client; the
- *	daemon copies it through a bounce buffer of its own with
- *	process_vm_readv()/process_vm_writev(). Only when asked for.
+ *	daemon copies it through a bounce buffer of its own, to and from the
+ *	address space of the process that registered it. The REGISTER
+ *	carries that process's pidfd (pidfd_open() of itself); its regions
+ *	serve that process alone, while it lives. Only when asked for.
  * @DMK_IPC_ROUTE_POOL: the daemon allocates the buffer (a sealed memfd),
  *	maps and registers it, and sends its descriptor with the COMPLETION
  *	of the REGISTER; the client maps the same pages. Zero copy.

@@ -118,15 +118,20 @@ int dmk_ipc_client_register_memfd(struct dmk_ipc_client *c, int fd, uint64_t off
  * @handle: receives the region handle.
  * @route: receives the route granted (%DMK_IPC_ROUTE_COPY).
  *
- * The daemon will copy the bytes through its own buffer with
- * process_vm_readv()/process_vm_writev(): not zero copy, and said so. The
- * caller allows the daemon to do that (prctl(PR_SET_PTRACER) where Yama
- * asks for it).
+ * The daemon will copy the bytes through its own buffer, to and from this
+ * process's memory: not zero copy, and said so. The caller allows the
+ * daemon to do that (prctl(PR_SET_PTRACER) where Yama asks for it). The
+ * region belongs to this process, proved by a pidfd of itself sent with
+ * the request: requests on it from another process (a child that
+ * inherited @c, a process @c's socket was passed to) are refused with
+ * -EPERM, and all of them with -ESRCH once this process has exited.
  *
  * Thread safety: not with other uses of @c.
  *
- * Return: 0; -ENOTSUP when the daemon has no copy route; the other errors
- * of dmk_ipc_client_register_memfd().
+ * Return: 0; -ENOTSUP when the daemon has no copy route; -EOPNOTSUPP on a
+ * kernel without pidfd_open() (before 5.3); -EPERM or -EACCES when the
+ * daemon may not open this process's memory (another uid, Yama); the
+ * other errors of dmk_ipc_client_register_memfd().
  */
 int dmk_ipc_client_register_copy(struct dmk_ipc_client *c, void *va, uint64_t length,
 				 unsigned prot, uint64_t *handle, unsigned *route);

@@ -19,8 +19,9 @@
  * resizing), registers it and sends its descriptor to the application,
  * which maps the same pages. The copy route, only when the application
  * asks for it: the daemon moves the bytes through a bounce buffer of its
- * own and copies them from and to the application with
- * process_vm_readv()/process_vm_writev(). The lease route, when the
+ * own and copies them from and to the application's address space, which
+ * it opened (/proc/PID/mem) when the application registered the buffer and
+ * proved who it is (below). The lease route, when the
  * backend's device is behind a VFIO container (NVMe; the sim backend
  * refuses it with -ENOTSUP): the daemon reserves a window of IOVAs for the
  * connection alone and sends it the container's descriptor; the
@@ -57,6 +58,23 @@
  * device holds; the log says how many it waits for, then "drained"); the
  * others are served meanwhile. A region with requests in flight cannot be
  * unregistered (-EBUSY).
+ *
+ * Descriptors passed on and pids reused: a connection is a capability, and
+ * whoever holds it (a child that inherited it, a process it was sent to)
+ * acts as the client; what it can reach is decided per route. The memfd
+ * and pool routes reach only the files' pages, which the client shared
+ * itself; the lease route only the window of IOVAs and the memory mapped
+ * there. The copy route alone reaches a process's private memory, and it
+ * never acts on a pid (which another process may have by now): a copy
+ * REGISTER carries the client's pidfd, accepted only when it names the
+ * live process the kernel says sent the message (SCM_CREDENTIALS), and
+ * the daemon opens that process's address space then. Its regions serve
+ * socket requests from that process alone (-EPERM for any other sender),
+ * and any request only while it lives (-ESRCH once it has exited; nothing
+ * after an execve()). Ring entries say nothing of their sender: a process
+ * that shares the client's ring memory (a child it forked) can start I/O on
+ * the client's copy regions, which still reach only the client's own
+ * memory while it lives.
  */
 #ifndef DMAKIT_IPC_SERVER_H
 #define DMAKIT_IPC_SERVER_H

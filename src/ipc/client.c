@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -220,18 +221,29 @@ int dmk_ipc_client_register_copy(struct dmk_ipc_client *c, void *va, uint64_t le
 				 unsigned prot, uint64_t *handle, unsigned *route)
 {
 	struct dmk_ipc_msg m;
+	int pidfd, rc;
 
 	/* Under Yama's ptrace_scope 1 the daemon may copy only with leave. */
 	if (!c->ptracer_set && c->daemon_pid > 0) {
 		prctl(PR_SET_PTRACER, (unsigned long)c->daemon_pid, 0, 0, 0);
 		c->ptracer_set = 1;
 	}
+	/* The daemon binds the region to this process, never to its pid
+	 * (which another may have one day): a pidfd of this process, checked
+	 * there against the credentials the kernel puts on the message. */
+	pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	if (pidfd < 0)
+		return dmki_fail(errno == ENOSYS ? -EOPNOTSUPP : -errno,
+				 "register_copy: pidfd_open: %s (the copy route needs Linux 5.3)",
+				 strerror(errno));
 	memset(&m, 0, sizeof(m));
 	m.reg.route = DMK_IPC_ROUTE_COPY;
 	m.reg.prot = prot;
 	m.reg.length = length;
 	m.reg.addr = (uint64_t)(uintptr_t)va;
-	return do_register(c, &m, -1, handle, route);
+	rc = do_register(c, &m, pidfd, handle, route);
+	close(pidfd);
+	return rc;
 }
 
 int dmk_ipc_client_alloc_pool(struct dmk_ipc_client *c, uint64_t length, unsigned prot,

@@ -35,6 +35,7 @@
 #include "backend_priv.h"
 #include "lease.h"
 #include "daemon_priv.h"
+#include "wire_priv.h"
 
 __attribute__((format(printf, 2, 3)))
 void dmki_srv_log(struct dmk_ipc_server *srv, const char *fmt, ...)
@@ -221,9 +222,12 @@ static void serve_one(struct dmk_ipc_server *srv, struct srv_client *c)
 {
 	struct dmk_ipc_msg m;
 	char why[DMK_IPC_REASON_MAX + 1];
+	unsigned nfd = 0;
 	int fd = -1, rc;
 
-	rc = dmk_ipc_recv(c->fd, &m, &fd);
+	rc = dmki_ipc_recv_cred(c->fd, &m, &fd, 1, &nfd, &c->msg_pid);
+	if (rc || nfd == 0)
+		fd = -1;
 	if (rc == -ECONNRESET) {
 		dmki_srv_client_close(srv, c, "closed");
 		return;
@@ -284,7 +288,7 @@ static void accept_one(struct dmk_ipc_server *srv)
 	struct srv_client *c = NULL;
 	struct ucred cred;
 	socklen_t cl = sizeof(cred);
-	int fd;
+	int fd, one = 1;
 
 	fd = accept4(srv->lfd, NULL, NULL, SOCK_CLOEXEC);
 	if (fd < 0)
@@ -301,6 +305,12 @@ static void accept_one(struct dmk_ipc_server *srv)
 	}
 	memset(&cred, 0, sizeof(cred));
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) != 0) {
+		close(fd);
+		return;
+	}
+	/* Every datagram then says which process sent it (daemon_peer.c). */
+	if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) != 0) {
+		dmki_srv_log(srv, "dmakitd: a connection refused: SO_PASSCRED: %s", strerror(errno));
 		close(fd);
 		return;
 	}

@@ -3,7 +3,8 @@
  * The driver daemon's READ and WRITE: every field checked against the
  * connection's own regions, its lease and the device, then the bytes moved
  * by the route's means (the device in shared pages, through the client's
- * own IOVAs, or through the bounce buffer and process_vm_*()).
+ * own IOVAs, or through the bounce buffer and the registering process's
+ * address space, daemon_peer.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -11,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include <dmakit/error.h>
@@ -59,8 +59,11 @@ static void bounce_abandon(struct dmk_ipc_server *srv)
 }
 
 /* The copy route: the device moves the bytes into and out of the daemon's
- * bounce buffer, process_vm_*() moves them to and from the client. */
-static int copy_io(struct dmk_ipc_server *srv, struct srv_client *c, const struct srv_region *r,
+ * bounce buffer, pread() and pwrite() on the registering process's address
+ * space (its /proc/PID/mem, opened at REGISTER: daemon_peer.c) move them
+ * to and from the client. Never a pid: that could be another process's by
+ * now. */
+static int copy_io(struct dmk_ipc_server *srv, const struct srv_region *r,
 		   bool rd, uint64_t offset, uint64_t length, uint64_t lba)
 {
 	struct dmk_ipc_backend *be = srv->be;
@@ -70,8 +73,7 @@ static int copy_io(struct dmk_ipc_server *srv, struct srv_client *c, const struc
 		size_t n = (size_t)(length - done < srv->bounce_len ? length - done : srv->bounce_len);
 		if (!srv->bounce)
 			return dmki_fail(-ENOTSUP, "copy route: no bounce buffer (an earlier transfer was given up on)");
-		struct iovec local = { srv->bounce, n };
-		struct iovec remote = { (void *)(uintptr_t)(r->addr + offset + done), n };
+		off_t at = (off_t)(r->addr + offset + done);	/* the file's offsets are unsigned */
 		uint64_t blk = lba + done / be->lba_size;
 		ssize_t got;
 		int rc;
@@ -82,9 +84,9 @@ static int copy_io(struct dmk_ipc_server *srv, struct srv_client *c, const struc
 				bounce_abandon(srv);
 			if (rc)
 				return rc;
-			got = process_vm_writev(c->pid, &local, 1, &remote, 1, 0);
+			got = pwrite(r->mem_fd, srv->bounce, n, at);
 		} else {
-			got = process_vm_readv(c->pid, &local, 1, &remote, 1, 0);
+			got = pread(r->mem_fd, srv->bounce, n, at);
 			if (got == (ssize_t)n) {
 				rc = be->ops->write(be, blk, srv->bounce, n);
 				if (rc == -ETIMEDOUT)
@@ -93,12 +95,14 @@ static int copy_io(struct dmk_ipc_server *srv, struct srv_client *c, const struc
 					return rc;
 			}
 		}
+		/* A hole or a page the client may not reach: EIO, or a short
+		 * count; nothing once the process has exited or exec'd. */
 		if (got < 0)
-			return dmki_fail(-errno, "copy route: %s of the client's memory: %s",
-					 rd ? "process_vm_writev" : "process_vm_readv", strerror(errno));
+			return dmki_fail(-EFAULT, "copy route: %s the client's memory at %#llx: %s",
+					 rd ? "writing" : "reading", (unsigned long long)at, strerror(errno));
 		if (got != (ssize_t)n)
-			return dmki_fail(-EFAULT, "copy route: only %zd of %zu bytes of the client's memory",
-					 got, n);
+			return dmki_fail(-EFAULT, "copy route: only %zd of %zu bytes of the client's memory%s",
+					 got, n, dmki_peer_alive(r->pidfd) ? "" : " (the client has exited)");
 		done += n;
 	}
 	return 0;
@@ -144,6 +148,14 @@ int dmki_srv_io_check(struct dmk_ipc_server *srv, struct srv_client *c, bool rd,
 			 (unsigned long long)r->handle, rd ? "write" : "read");
 		return -EACCES;
 	}
+	if (r->route == DMK_IPC_ROUTE_COPY) {
+		/* Only for the process that registered it, while it lives. */
+		int at = snprintf(why, wl, "%s: ", what);
+		int rc = dmki_peer_check(r, c->msg_pid, why + at, wl - (size_t)at);
+
+		if (rc)
+			return rc;
+	}
 	if (r->route == DMK_IPC_ROUTE_LEASE) {
 		/* The client's own mapping: the window and the record again. */
 		char lwhy[160] = "the connection holds no lease";
@@ -182,7 +194,7 @@ int dmki_srv_io_exec(struct dmk_ipc_server *srv, struct srv_client *c, const str
 		rc = rd ? be->ops->read(be, io->lba, va, (size_t)io->length)
 			: be->ops->write(be, io->lba, va, (size_t)io->length);
 	} else {
-		rc = copy_io(srv, c, r, rd, io->offset, io->length, io->lba);
+		rc = copy_io(srv, r, rd, io->offset, io->length, io->lba);
 	}
 	if (rc == -ETIMEDOUT)
 		c->lost = true;	/* the device may still reach the memory */

@@ -36,6 +36,9 @@ struct srv_region {
 	size_t map_len;
 	struct dmk_region *reg;
 	uint64_t addr;		/* copy route: the client's address */
+	pid_t pid;		/* copy route: the process that registered it, */
+	int pidfd;		/* its pidfd, */
+	int mem_fd;		/* and its address space (daemon_peer.c) */
 	unsigned busy;		/* requests on the device using it */
 };
 
@@ -70,7 +73,10 @@ struct srv_ring {
 struct srv_client {
 	int fd;
 	unsigned id;
-	pid_t pid;
+	pid_t pid;		/* at connect (SO_PEERCRED): for the log only */
+	pid_t msg_pid;		/* the sender of the message being served
+				 * (SCM_CREDENTIALS), 0: none came; -1 while a
+				 * ring entry is served */
 	uid_t uid;
 	bool hello;
 	bool unheard;		/* an answer could not be sent: close it */
@@ -156,6 +162,15 @@ void dmki_srv_register(struct dmk_ipc_server *srv, struct srv_client *c,
 		       const struct dmk_ipc_msg *m, int fd);
 void dmki_srv_unregister(struct dmk_ipc_server *srv, struct srv_client *c,
 			 const struct dmk_ipc_msg *m);
+
+/* daemon_peer.c: a copy region's process. bind: @pidfd checked to name
+ * @sender, alive, and its address space opened (for writing too with
+ * @write) in *@mem_fd; check: the region may be used for a message from
+ * @sender (-1: a ring entry, whose sender is not known) now. Each 0 or a
+ * negative errno with the reason in @why. */
+int dmki_peer_bind(pid_t sender, int pidfd, bool write, int *mem_fd, char *why, size_t wl);
+int dmki_peer_check(const struct srv_region *r, pid_t sender, char *why, size_t wl);
+bool dmki_peer_alive(int pidfd);
 
 /* daemon_io.c: a READ or WRITE checked (0, or a negative errno with the
  * reason in @why), then moved and counted. */

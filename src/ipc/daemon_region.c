@@ -38,6 +38,10 @@ void dmki_srv_region_release(struct dmk_ipc_server *srv, struct srv_client *c, s
 	}
 	if (r->map && !kept)
 		munmap(r->map, r->map_len);
+	if (r->route == DMK_IPC_ROUTE_COPY) {
+		close(r->pidfd);
+		close(r->mem_fd);
+	}
 	c->pinned -= r->len;
 	pthread_mutex_lock(&srv->lock);
 	srv->stats.regions--;
@@ -195,7 +199,7 @@ void dmki_srv_register(struct dmk_ipc_server *srv, struct srv_client *c,
 		lease_grant(srv, c, m);
 		goto out;
 	}
-	if (rq->route != DMK_IPC_ROUTE_MEMFD && fd >= 0) {
+	if (rq->route != DMK_IPC_ROUTE_MEMFD && rq->route != DMK_IPC_ROUTE_COPY && fd >= 0) {
 		snprintf(why, sizeof(why), "REGISTER: the %s route takes no descriptor",
 			 dmk_ipc_route_name(rq->route));
 		dmki_srv_refuse(srv, c, m->seq, -EINVAL, why);
@@ -296,7 +300,19 @@ void dmki_srv_register(struct dmk_ipc_server *srv, struct srv_client *c,
 			goto out;
 		}
 	} else {
+		/* The copy route: bound to the registering process (daemon_peer.c). */
+		int at = snprintf(why, sizeof(why), "REGISTER by copy: ");
+		int rc = dmki_peer_bind(c->msg_pid, fd, rq->prot & DMK_PROT_WRITE, &nr.mem_fd,
+					why + at, sizeof(why) - (size_t)at);
+
+		if (rc) {
+			dmki_srv_refuse(srv, c, m->seq, rc, why);
+			goto out;
+		}
 		nr.addr = rq->addr;
+		nr.pid = c->msg_pid;
+		nr.pidfd = fd;
+		fd = -1;	/* the region's now */
 	}
 	grown = realloc(c->regions, (c->nregions + 1) * sizeof(*grown));
 	if (!grown) {
@@ -309,6 +325,10 @@ void dmki_srv_register(struct dmk_ipc_server *srv, struct srv_client *c,
 		pool_fd = -1;
 		if (nr.handle)
 			dmki_lease_remove(c->lease, nr.handle);
+		if (nr.route == DMK_IPC_ROUTE_COPY) {
+			close(nr.pidfd);
+			close(nr.mem_fd);
+		}
 		dmki_srv_refuse(srv, c, m->seq, -ENOMEM, "REGISTER: out of memory");
 		goto out;
 	}

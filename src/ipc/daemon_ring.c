@@ -192,6 +192,7 @@ unsigned dmki_srv_ring_serve(struct dmk_ipc_server *srv, struct srv_client *c)
 	uint32_t mask = rg->entries - 1, tail, cq_head;
 	unsigned done = 0;
 
+	c->msg_pid = -1;	/* ring entries say nothing of their sender (daemon_peer.c) */
 	if (!ring_indices(rg, &tail, &cq_head)) {
 		char why[DMK_IPC_REASON_MAX + 1];
 

@@ -13,6 +13,7 @@
 #include <dmakit/ipc.h>
 
 #include "../core/error_priv.h"
+#include "wire_priv.h"
 
 #define FDS_MAX 4u
 
@@ -68,14 +69,22 @@ int dmk_ipc_send_fds(int sock, const struct dmk_ipc_msg *msg, const int *fds, un
 }
 
 /* Keep the first @max descriptors a control message brought in @got, close
- * the others; count them all. */
-static int take_fds(struct msghdr *mh, int *got, unsigned max)
+ * the others; count them all. The sender's pid in *@sender when asked. */
+static int take_fds(struct msghdr *mh, int *got, unsigned max, pid_t *sender)
 {
 	int count = 0;
 
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
 		size_t nfd;
 
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS && sender &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(struct ucred))) {
+			struct ucred cr;
+
+			memcpy(&cr, CMSG_DATA(c), sizeof(cr));
+			*sender = cr.pid;
+			continue;
+		}
 		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
 			continue;
 		nfd = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
@@ -111,11 +120,17 @@ int dmk_ipc_recv(int sock, struct dmk_ipc_msg *msg, int *fd)
 
 int dmk_ipc_recv_fds(int sock, struct dmk_ipc_msg *msg, int *fds, unsigned max, unsigned *nfds)
 {
+	return dmki_ipc_recv_cred(sock, msg, fds, max, nfds, NULL);
+}
+
+int dmki_ipc_recv_cred(int sock, struct dmk_ipc_msg *msg, int *fds, unsigned max,
+		       unsigned *nfds, pid_t *sender)
+{
 	/* One byte more than any message, to see a datagram that is too long. */
 	uint8_t buf[DMK_IPC_MSG_MAX + 1];
 	union {
 		struct cmsghdr hdr;
-		char space[CMSG_SPACE(2 * FDS_MAX * sizeof(int))];
+		char space[CMSG_SPACE(2 * FDS_MAX * sizeof(int)) + CMSG_SPACE(sizeof(struct ucred))];
 	} ctl;
 	struct iovec iov = { buf, sizeof(buf) };
 	struct msghdr mh;
@@ -124,6 +139,8 @@ int dmk_ipc_recv_fds(int sock, struct dmk_ipc_msg *msg, int *fds, unsigned max, 
 	int nfd, kept, rc;
 
 	*nfds = 0;
+	if (sender)
+		*sender = 0;
 	if (max > FDS_MAX)
 		max = FDS_MAX;
 	memset(&mh, 0, sizeof(mh));
@@ -136,7 +153,7 @@ int dmk_ipc_recv_fds(int sock, struct dmk_ipc_msg *msg, int *fds, unsigned max, 
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return dmki_fail(-errno, "receiving a message: %s", strerror(errno));
-	nfd = take_fds(&mh, got, max);
+	nfd = take_fds(&mh, got, max, sender);
 	kept = nfd < (int)max ? nfd : (int)max;
 	/* An empty datagram reads as the end of file too: no message is
 	 * empty, so either way the peer is done with this connection. */
