@@ -4,7 +4,7 @@
 #     unit, property, phys (root), exports and kernel-doc tests; then the
 #     other buildtypes with gcc and a clang release build, built only;
 #  2. an AddressSanitizer + UndefinedBehaviorSanitizer build and its tests;
-#     a libFuzzer run (clang);
+#     a bounded libFuzzer run of each fuzz target (clang);
 #  3. the QEMU test bed: the guest tests (real VFIO, emulated VT-d, QEMU's
 #     nvme and edu devices) in one boot, the no-IOMMU guest tests
 #     (uio_pci_generic, physical addresses) in a second, each on two guest
@@ -79,19 +79,22 @@ for bt in plain debug release minsize; do
 	build_only "build-$bt" "gcc $bt" -Dbuildtype="$bt"
 done
 CC=clang build_only build-clang "clang release" -Dbuildtype=release
-echo "== libFuzzer: the IPC message decoder for ${DMK_FUZZ_SECONDS:-20} s (one test)"
-# tests/fuzz/fuzz_proto.c, built with clang (-Dfuzz=true); any crash, leak or
-# sanitizer report fails the run; its input is kept in build-fuzz/crash-*.
+echo "== libFuzzer: the IPC message decoder and the segment generator, ${DMK_FUZZ_SECONDS:-20} s each (one test each)"
+# tests/fuzz/fuzz_proto.c and fuzz_prepare.c, built with clang (-Dfuzz=true);
+# any crash, leak or sanitizer report fails the run; its input is kept in
+# build-fuzz/NAME-crash-*.
 dmk_install_missing clang libclang-rt-14-dev
-fuzz_rc=0
-fuzz_corpus=$(mktemp -d)
-{ [ -f build-fuzz/build.ninja ] ||
-	CC=clang meson setup build-fuzz -Dfuzz=true -Dtests=false -Dman=false >/dev/null; } &&
-	ninja -C build-fuzz tests/fuzz/fuzz_proto &&
-	build-fuzz/tests/fuzz/fuzz_proto -max_total_time="${DMK_FUZZ_SECONDS:-20}" \
-		-artifact_prefix=build-fuzz/ "$fuzz_corpus" 2>&1 | tail -n 3 || fuzz_rc=1
-rm -rf "$fuzz_corpus"
-if [ $fuzz_rc -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "fuzz_proto: FAILED"; fi
+for fuzz_target in fuzz_proto fuzz_prepare; do
+	fuzz_rc=0
+	fuzz_corpus=$(mktemp -d)
+	{ [ -f build-fuzz/build.ninja ] ||
+		CC=clang meson setup build-fuzz -Dfuzz=true -Dtests=false -Dman=false >/dev/null; } &&
+		ninja -C build-fuzz "tests/fuzz/$fuzz_target" &&
+		"build-fuzz/tests/fuzz/$fuzz_target" -max_total_time="${DMK_FUZZ_SECONDS:-20}" \
+			-artifact_prefix="build-fuzz/$fuzz_target-" "$fuzz_corpus" 2>&1 | tail -n 3 || fuzz_rc=1
+	rm -rf "$fuzz_corpus"
+	if [ $fuzz_rc -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "$fuzz_target: FAILED"; fi
+done
 
 boots=() # per boot: its target, last line (kernel and mode) and time; its failures
 run_testbed() { # ninja target of the build dir, its kernel: one boot, its tests counted

@@ -852,6 +852,195 @@ static void test_region_hint_follows_reregistration(void **state)
 	free(other);
 }
 
+/* ---- the top of the 64-bit space ---- */
+
+#define TOP63 (UINT64_C(1) << 63)
+
+/* A sim space of 4 KiB pages over [@base, @base + @size); the sum may be 2^64. */
+static struct dmk_space *sim_at(enum dmk_sim_layout layout, uint64_t base, uint64_t size)
+{
+	struct dmk_sim_config c = { .page_size = PG, .window_base = base, .window_size = size,
+				    .layout = layout, .seed = 1 };
+	struct dmk_space *sp = NULL;
+
+	assert_int_equal(dmk_space_sim_create(&c, &sp), 0);
+	return sp;
+}
+
+/*
+ * A boundary of 2^63: a segment at or above 2^63 lies in the last boundary
+ * block, whose end is 2^64. Such transfers were refused with -EINVAL ("no
+ * legal segment fits") when the block's end was computed as an address.
+ */
+static void test_boundary_last_block(void **state)
+{
+	struct dmk_space *sp = sim_at(DMK_SIM_CONTIG, TOP63, UINT64_C(1) << 32);
+	struct dmk_dma_spec s = preset("any");
+	char *p = pages(4);
+	struct dmk_region *r = reg(sp, p, 4 * PG, DMK_PROT_RW);
+	struct dmk_seg want[4];
+	struct dmk_dma *d;
+	uint64_t cov = 0;
+
+	(void)state;
+	s.boundary = TOP63;
+	d = cmd(sp, &s, NULL);
+	assert_int_equal(dmk_dma_prepare_buf(d, p + 100, 2 * PG, DMK_TO_DEVICE, &cov), 0);
+	assert_int_equal(cov, 2 * PG);
+	want[0] = (struct dmk_seg){ TOP63 + 100, 2 * PG };
+	assert_segs(d, want, 1);
+	assert_device_reads(sp, d, p + 100, 2 * PG);
+	assert_int_equal(dmk_dma_complete(d), 0);
+	assert_int_equal(dmk_dma_destroy(d), 0);
+	assert_int_equal(dmk_region_unregister(r), 0);
+	assert_int_equal(dmk_space_destroy(sp), 0);
+
+	/* A window across 2^63: the segment is cut there, and goes on after. */
+	sp = sim_at(DMK_SIM_CONTIG, TOP63 - 2 * PG, UINT64_C(1) << 32);
+	r = reg(sp, p, 4 * PG, DMK_PROT_RW);
+	s.len_align = 16;
+	d = cmd(sp, &s, NULL);
+	assert_int_equal(dmk_dma_prepare_buf(d, p + 16, 4 * PG - 32, DMK_FROM_DEVICE, &cov), 0);
+	assert_int_equal(cov, 4 * PG - 32);
+	want[0] = (struct dmk_seg){ TOP63 - 2 * PG + 16, 2 * PG - 16 };
+	want[1] = (struct dmk_seg){ TOP63, 2 * PG - 16 };
+	assert_segs(d, want, 2);
+	device_writes(sp, d, 3);
+	assert_int_equal(dmk_dma_sync(d, DMK_SYNC_FOR_CPU), 0);
+	assert_written(p + 16, 4 * PG - 32, 3);
+	assert_int_equal(dmk_dma_complete(d), 0);
+	assert_int_equal(dmk_dma_destroy(d), 0);
+	assert_int_equal(dmk_region_unregister(r), 0);
+	assert_int_equal(dmk_space_destroy(sp), 0);
+	unpages(p, 4);
+}
+
+/*
+ * The case that once returned 0 with covered = 2,147,221,488 for a 32-byte
+ * prepare: one segment of that size, past the 16-byte maximum and over the
+ * bounce pool's registration. Length alignment 16 over address alignment 1
+ * took the cut point from an end of the boundary block that had wrapped to
+ * 0. The window ends a page below 2^64, the pool takes its first 64 pages.
+ */
+static void test_boundary_last_block_tiny_segments(void **state)
+{
+	const uint64_t base = 0 - (UINT64_C(1) << 31), buf = base + 64 * PG;
+	struct dmk_space *sp = sim_at(DMK_SIM_CONTIG, base, (UINT64_C(1) << 31) - PG);
+	struct dmk_dma_spec s = preset("any");
+	struct dmk_bounce_pool *pool;
+	char *p = pages(1);
+	struct dmk_region *r;
+	struct dmk_seg want[2];
+	struct dmk_dma *d;
+	uint64_t cov = 0;
+
+	(void)state;
+	s.boundary = TOP63;
+	s.len_align = 16;
+	s.max_seg_size = 16;
+	assert_int_equal(dmk_bounce_pool_create(sp, &s, 64 * PG, &pool), 0);
+	r = reg(sp, p, PG, DMK_PROT_RW);
+	assert_int_equal(tr(sp, p), buf);
+	d = cmd(sp, &s, pool);
+	assert_int_equal(dmk_dma_prepare_buf(d, p + 1, 32, DMK_TO_DEVICE, &cov), 0);
+	assert_int_equal(cov, 32);
+	want[0] = (struct dmk_seg){ buf + 1, 16 };
+	want[1] = (struct dmk_seg){ buf + 17, 16 };
+	assert_segs(d, want, 2);
+	assert_info(d, 32, 2, 0, 0, 1);
+	assert_device_reads(sp, d, p + 1, 32);
+	assert_int_equal(dmk_dma_complete(d), 0);
+	assert_int_equal(dmk_dma_destroy(d), 0);
+
+	/* Aligned to 16 as well: the misaligned bytes go through the pool's first chunk. */
+	s.addr_align = 16;
+	d = cmd(sp, &s, pool);
+	assert_int_equal(dmk_dma_prepare_buf(d, p + 1, 32, DMK_TO_DEVICE, &cov), 0);
+	assert_int_equal(cov, 32);
+	want[0] = (struct dmk_seg){ base, 16 };
+	want[1] = (struct dmk_seg){ base + 16, 16 };
+	assert_segs(d, want, 2);
+	assert_info(d, 32, 2, 32, 2, 1);
+	assert_int_equal(dmk_dma_sync(d, DMK_SYNC_FOR_DEVICE), 0);
+	assert_device_reads(sp, d, p + 1, 32);
+	assert_int_equal(dmk_dma_complete(d), 0);
+	assert_int_equal(dmk_dma_destroy(d), 0);
+	assert_int_equal(dmk_bounce_pool_destroy(pool), 0);
+	assert_int_equal(dmk_region_unregister(r), 0);
+	assert_int_equal(dmk_space_destroy(sp), 0);
+	unpages(p, 1);
+}
+
+/*
+ * A window that ends at 2^64: segments end on its last byte, under a
+ * boundary, tiny segments, the page-list rule and a maximum transfer near
+ * 2^64, and the bounce pool's chunks sit at the very top.
+ */
+static void test_segments_end_at_2_64(void **state)
+{
+	const uint64_t base = 0 - 8 * PG;
+	struct dmk_space *sp = sim_at(DMK_SIM_CONTIG, base, 8 * PG);
+	struct dmk_dma_spec s = preset("nvme-prp");
+	struct dmk_bounce_pool *pool;
+	char *p = pages(8);
+	struct dmk_region *r = reg(sp, p, 6 * PG, DMK_PROT_RW);	/* [base, base + 6 pages) */
+	struct dmk_seg want[4];
+	struct dmk_dma *d;
+	uint64_t cov = 0;
+
+	(void)state;
+	s.boundary = TOP63;
+	s.max_transfer = UINT64_MAX & ~UINT64_C(3);
+	/* The pool gets the two top pages: [2^64 - 2 pages, 2^64). */
+	assert_int_equal(dmk_bounce_pool_create(sp, &s, 2 * PG, &pool), 0);
+	assert_int_equal(chunk_dev(sp, pool, 1), 0 - PG);
+	d = cmd(sp, &s, pool);
+	/* Misaligned for PRP: every byte goes through the pool, to its last. */
+	assert_int_equal(dmk_dma_prepare_buf(d, p + 2, 2 * PG, DMK_TO_DEVICE, &cov), 0);
+	assert_int_equal(cov, 2 * PG);
+	want[0] = (struct dmk_seg){ 0 - 2 * PG, 2 * PG };
+	assert_segs(d, want, 1);
+	assert_int_equal(dmk_dma_sync(d, DMK_SYNC_FOR_DEVICE), 0);
+	assert_device_reads(sp, d, p + 2, 2 * PG);
+	assert_int_equal(dmk_dma_complete(d), 0);
+	assert_int_equal(dmk_dma_destroy(d), 0);
+	assert_int_equal(dmk_bounce_pool_destroy(pool), 0);
+
+	/* Registered last, a buffer whose end is the last byte of the space. */
+	struct dmk_region *top = reg(sp, p + 6 * PG, 2 * PG, DMK_PROT_RW);
+	assert_int_equal(tr(sp, p + 8 * PG - 1), UINT64_MAX);
+	d = cmd(sp, &s, NULL);
+	assert_int_equal(dmk_dma_prepare_buf(d, p + 6 * PG + 4, 2 * PG - 4, DMK_FROM_DEVICE, &cov), 0);
+	assert_int_equal(cov, 2 * PG - 4);
+	want[0] = (struct dmk_seg){ 0 - 2 * PG + 4, 2 * PG - 4 };
+	assert_segs(d, want, 1);
+	device_writes(sp, d, 5);
+	assert_int_equal(dmk_dma_sync(d, DMK_SYNC_FOR_CPU), 0);
+	assert_written(p + 6 * PG + 4, 2 * PG - 4, 5);
+	assert_int_equal(dmk_dma_complete(d), 0);
+	assert_int_equal(dmk_dma_destroy(d), 0);
+
+	/* Segments of 16 bytes to the last one, and the largest boundary and transfer. */
+	s = preset("any");
+	s.boundary = TOP63;
+	s.max_seg_size = 16;
+	s.len_align = 16;
+	s.max_transfer = UINT64_MAX & ~UINT64_C(15);
+	d = cmd(sp, &s, NULL);
+	assert_int_equal(dmk_dma_prepare_buf(d, p + 8 * PG - 64, 64, DMK_TO_DEVICE, &cov), 0);
+	assert_int_equal(cov, 64);
+	for (int i = 0; i < 4; i++)
+		want[i] = (struct dmk_seg){ 0 - 64 + 16 * (uint64_t)i, 16 };
+	assert_segs(d, want, 4);
+	assert_device_reads(sp, d, p + 8 * PG - 64, 64);
+	assert_int_equal(dmk_dma_complete(d), 0);
+	assert_int_equal(dmk_dma_destroy(d), 0);
+	assert_int_equal(dmk_region_unregister(top), 0);
+	assert_int_equal(dmk_region_unregister(r), 0);
+	assert_int_equal(dmk_space_destroy(sp), 0);
+	unpages(p, 8);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -870,6 +1059,9 @@ int main(void)
 		cmocka_unit_test(test_direction_and_permission),
 		cmocka_unit_test(test_unregister_while_prepared),
 		cmocka_unit_test(test_region_hint_follows_reregistration),
+		cmocka_unit_test(test_boundary_last_block),
+		cmocka_unit_test(test_boundary_last_block_tiny_segments),
+		cmocka_unit_test(test_segments_end_at_2_64),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

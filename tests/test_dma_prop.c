@@ -10,6 +10,11 @@
  *  - the covered prefix is the whole slice unless a count limit stopped it,
  *    and resuming from there covers the rest;
  *  - with rules that allow anything, nothing is bounced.
+ * Cases draw from the extremes of the 64-bit space: sim windows at 0, at
+ * 2^63, across 2^63 and ending exactly at 2^64 (filled to the top), taken
+ * in turn by case number so that every run of 8 cases or more has each;
+ * boundaries up to 2^63, segments as small as the alignment allows and
+ * maximum transfers near 2^64.
  * The seed is printed; DMK_SEED repeats a run, DMK_CASES sets the count.
  */
 #include <errno.h>
@@ -28,9 +33,10 @@
 #include <dmakit/dma.h>
 #include <dmakit/error.h>
 #include <dmakit/mem.h>
-#include <dmakit/nvme_fmt.h>
 #include <dmakit/region.h>
 #include <dmakit/space.h>
+
+#include "seg_rules.h"
 
 #define ARENA (4u << 20)
 #define MAX_IOV 8
@@ -60,6 +66,8 @@ struct scase {
 	struct dmk_dma_spec spec;
 	struct dmk_sim_config sim;
 	bool pool;
+	bool pool_last;		/* the pool is registered after the buffers */
+	bool whole;		/* one registration over the whole arena */
 	struct iovec iov[MAX_IOV];
 	int iovcnt;
 	uint64_t total, offset, length;
@@ -80,47 +88,96 @@ static void random_spec(struct dmk_dma_spec *s, const struct dmk_sim_config *sim
 	}
 	if (below(2))
 		s->max_seg_size = below(2) ? 4096 * (1 + below(8)) : 1 + below(20000);
-	if (below(3) == 0)
-		s->boundary = UINT64_C(1) << (12 + below(6));
+	if (below(3) == 0) {
+		static const unsigned top[] = { 63, 63, 62, 32 };
+
+		s->boundary = UINT64_C(1) << (below(2) ? 12 + below(6) : top[below(4)]);
+	}
 	if (below(3) == 0)
 		s->max_segs = 1 + below(8);
 	if (below(3) == 0)
-		s->max_transfer = 512 + below(100000);
+		s->max_transfer = below(2) ? 512 + below(100000) : UINT64_MAX - below(1u << 20);
 	if (below(3) == 0) {
-		/* A window that leaves some registrations out of reach. */
+		/* A window that leaves some registrations out of reach (capped at 2^64 - 1). */
+		uint64_t reach = (UINT64_C(1) << (16 + below(8))) - 1;
+
 		s->addr_low = sim->window_base;
-		s->addr_high = sim->window_base + (UINT64_C(1) << (16 + below(8))) - 1;
+		s->addr_high = reach > UINT64_MAX - sim->window_base ? UINT64_MAX : sim->window_base + reach;
 	}
 	/* Make the random rules consistent the way a driver author would. */
-	if (s->flags & DMK_SPEC_PAGE_LIST) {
-		if (s->max_seg_size && s->max_seg_size < 4096)
-			s->max_seg_size = 4096;
-	}
 	uint64_t a = s->addr_align > s->len_align ? s->addr_align : s->len_align;
+	/* Tiny segments: the alignment, or a few times it. */
+	if (below(6) == 0)
+		s->max_seg_size = a * (1 + below(3));
 	if (s->max_seg_size && s->max_seg_size < a)
 		s->max_seg_size = a;
+	if (s->flags & DMK_SPEC_PAGE_LIST && s->max_seg_size && s->max_seg_size < 4096)
+		s->max_seg_size = 4096;
 	if (s->boundary && s->boundary < a)
 		s->boundary = a;
 	if (s->max_transfer) {
-		s->max_transfer = (s->max_transfer + s->len_align - 1) & ~(s->len_align - 1);
+		/* Rounded down: one near 2^64 must not round up past it. */
+		s->max_transfer &= ~(s->len_align - 1);
 		if (s->max_transfer < a)
 			s->max_transfer = a;
 	}
 }
 
-static void random_case(struct scase *c)
+/*
+ * Where the sim hands out addresses, by @kind (0 to 7): at 0, at 2^63,
+ * across 2^63 (a few pages below it), ending at 2^64 (two kinds in
+ * eight), or the usual window. One ending at 2^64 is just big enough for
+ * what the case registers (twice that when scattered, so that random pages
+ * still find room), so that contiguous and reversed layouts reach its last
+ * byte; the pool's memory may straddle one sim page more than its size
+ * when sim pages exceed 4 KiB.
+ */
+static void random_window(struct scase *c, unsigned kind)
+{
+	uint64_t page = c->sim.page_size, need = 0;
+
+	if (c->whole)
+		need = span_pages(arena, ARENA, page);
+	else
+		for (int i = 0; i < c->iovcnt; i++)
+			if (c->iov[i].iov_len)
+				need += span_pages(c->iov[i].iov_base, c->iov[i].iov_len, page);
+	if (c->pool)
+		need += (64 * 4096 + page - 1) / page + (page > 4096);
+	c->sim.window_base = UINT64_C(1) << 32;
+	c->sim.window_size = UINT64_C(1) << 40;
+	switch (kind) {
+	case 0:
+		c->sim.window_base = 0;
+		break;
+	case 1:
+		c->sim.window_base = UINT64_C(1) << 63;
+		break;
+	case 2:
+		c->sim.window_base = (UINT64_C(1) << 63) - page * (1 + below(need));
+		break;
+	case 3:
+	case 4:
+		c->sim.window_size = need * page * (c->sim.layout == DMK_SIM_SCATTERED ? 2 : 1);
+		c->sim.window_base = 0 - c->sim.window_size;
+		break;
+	default:
+		break;
+	}
+}
+
+static void random_case(struct scase *c, unsigned long idx)
 {
 	static const uint64_t pages[] = { 4096, 8192, 65536, 2u << 20 };
 	uint64_t used = 0;
 
 	memset(c, 0, sizeof(*c));
 	c->sim.page_size = pages[below(4)];
-	c->sim.window_base = UINT64_C(1) << 32;
-	c->sim.window_size = UINT64_C(1) << 40;
 	c->sim.layout = (enum dmk_sim_layout)below(3);
 	c->sim.seed = rnd();
-	random_spec(&c->spec, &c->sim);
 	c->pool = below(3) != 0;
+	c->pool_last = below(2);
+	c->whole = below(4) == 0;
 	c->dir = (enum dmk_dir)(1 + below(3));
 	c->iovcnt = 1 + (int)below(MAX_IOV);
 	/* Disjoint ranges of the arena, in a shuffled order. */
@@ -128,6 +185,14 @@ static void random_case(struct scase *c)
 	for (int i = 0; i < c->iovcnt; i++) {
 		uint64_t len = below(3) == 0 ? 1 + below(64) : 1 + below(room / 2);
 		uint64_t start = i * room + below(room - len);
+
+		/* Some end on a page, so that a window's last byte is in a slice. */
+		if (below(4) == 0) {
+			uint64_t end = (start + len) & ~UINT64_C(4095);
+
+			if (end >= i * room + len)
+				start = end - len;
+		}
 
 		c->iov[i].iov_base = arena + start;
 		c->iov[i].iov_len = below(10) == 0 ? 0 : len;
@@ -141,91 +206,24 @@ static void random_case(struct scase *c)
 		c->iov[j] = t;
 	}
 	c->total = used;
+	random_window(c, (unsigned)(idx % 8));
+	random_spec(&c->spec, &c->sim);
 }
 
-static uint64_t dev_page_of(const struct dmk_dma_spec *s)
+static struct dmk_bounce_pool *make_pool(struct scase *c, struct dmk_space *sp)
 {
-	return s->dev_page_size;
-}
+	struct dmk_bounce_pool *pool = NULL;
+	int err = dmk_bounce_pool_create(sp, &c->spec, 64 * 4096, &pool);
 
-/* Every rule of @s on the segments of one prepared command. */
-static void check_rules(const struct dmk_dma_spec *s, const struct dmk_seg *seg, size_t n,
-			uint64_t covered)
-{
-	uint64_t sum = 0, pg = dev_page_of(s);
-
-	assert_true(n > 0);
-	if (s->max_segs)
-		assert_true(n <= s->max_segs);
-	if (s->max_transfer)
-		assert_true(covered <= s->max_transfer);
-	for (size_t i = 0; i < n; i++) {
-		assert_true(seg[i].len > 0);
-		assert_true(seg[i].addr >= s->addr_low);
-		assert_true(seg[i].addr + seg[i].len - 1 <= s->addr_high);
-		if (s->max_seg_size)
-			assert_true(seg[i].len <= s->max_seg_size);
-		if (s->boundary)
-			assert_true(seg[i].addr / s->boundary == (seg[i].addr + seg[i].len - 1) / s->boundary);
-		assert_int_equal(seg[i].addr % s->addr_align, 0);
-		assert_int_equal(seg[i].len % s->len_align, 0);
-		if (s->flags & DMK_SPEC_PAGE_LIST) {
-			if (i > 0)
-				assert_int_equal(seg[i].addr % pg, 0);
-			if (i + 1 < n)
-				assert_int_equal((seg[i].addr + seg[i].len) % pg, 0);
-		}
-		sum += seg[i].len;
+	if (err == -ERANGE) {
+		/* Scattered pool pages fell outside a narrow window. */
+		c->spec.addr_low = 0;
+		c->spec.addr_high = UINT64_MAX;
+		err = dmk_bounce_pool_create(sp, &c->spec, 64 * 4096, &pool);
 	}
-	assert_int_equal(sum, covered);
-}
-
-/* The descriptor's bytes [off, off + len) gathered into @out. */
-static void gather(const struct scase *c, uint64_t off, uint64_t len, unsigned char *out)
-{
-	for (int i = 0; i < c->iovcnt && len; i++) {
-		uint64_t l = c->iov[i].iov_len;
-
-		if (off >= l) {
-			off -= l;
-			continue;
-		}
-		uint64_t n = l - off < len ? l - off : len;
-		memcpy(out, (unsigned char *)c->iov[i].iov_base + off, n);
-		out += n;
-		len -= n;
-		off = 0;
-	}
-}
-
-/*
- * A command prepared under PRP's rules: the writer that trusts it writes
- * exactly what the writer that checks every segment writes.
- */
-static void check_prp_writers(const struct dmk_dma *dma, const struct dmk_seg *seg, size_t n,
-			      unsigned long idx)
-{
-	enum { NP = 4 };
-	static uint64_t la[NP][512] __attribute__((aligned(4096))), lb[NP][512] __attribute__((aligned(4096)));
-	struct dmk_list_page pa[NP], pb[NP];
-	uint64_t prpa[2], prpb[2];
-	size_t ua, ub;
-	int ea, eb;
-
-	for (int i = 0; i < NP; i++) {
-		pa[i] = (struct dmk_list_page){ la[i], UINT64_C(0x7000000000) + i * 4096 };
-		pb[i] = (struct dmk_list_page){ lb[i], UINT64_C(0x7000000000) + i * 4096 };
-	}
-	memset(la, 0, sizeof(la));
-	memset(lb, 0, sizeof(lb));
-	ea = dmk_nvme_prp_write(seg, n, 4096, pa, NP, prpa, &ua);
-	eb = dmk_nvme_prp_write_dma(dma, 4096, pb, NP, prpb, &ub);
-	if (ea != eb)
-		fail_msg("case %lu: PRP writers disagree: %d and %d", idx, ea, eb);
-	if (ea)
-		return;
-	if (prpa[0] != prpb[0] || prpa[1] != prpb[1] || ua != ub || memcmp(la, lb, sizeof(la)))
-		fail_msg("case %lu: PRP writers wrote different PRPs", idx);
+	if (err)
+		fail_msg("bounce pool: %d: %s", err, dmk_last_error());
+	return pool;
 }
 
 static int run_case(struct scase *c, unsigned long idx)
@@ -244,22 +242,17 @@ static int run_case(struct scase *c, unsigned long idx)
 	c->length = 1 + below(c->total - c->offset);
 	if (c->length > (256u << 10))
 		c->length = 1 + below(256u << 10);
+	/* Tiny segments: a few thousand at most, for the run time. */
+	if (c->spec.max_seg_size && c->spec.max_seg_size < 64 && c->length > 4096 * c->spec.max_seg_size)
+		c->length = 1 + below(4096 * c->spec.max_seg_size);
 	c->length = (c->length / c->spec.len_align) * c->spec.len_align;
 	if (!c->length)
 		return 0;
 	assert_int_equal(dmk_space_sim_create(&c->sim, &sp), 0);
-	if (c->pool) {
-		err = dmk_bounce_pool_create(sp, &c->spec, 64 * 4096, &pool);
-		if (err == -ERANGE) {
-			/* Scattered pool pages fell outside a narrow window. */
-			c->spec.addr_low = 0;
-			c->spec.addr_high = UINT64_MAX;
-			err = dmk_bounce_pool_create(sp, &c->spec, 64 * 4096, &pool);
-		}
-		assert_int_equal(err, 0);
-	}
+	if (c->pool && !c->pool_last)
+		pool = make_pool(c, sp);
 	/* Register per entry, or one range over the whole arena. */
-	if (below(4) == 0) {
+	if (c->whole) {
 		assert_int_equal(dmk_region_register(sp, arena, ARENA, DMK_PROT_RW, &regs[nregs++]), 0);
 	} else {
 		for (int i = 0; i < c->iovcnt; i++)
@@ -267,6 +260,8 @@ static int run_case(struct scase *c, unsigned long idx)
 				assert_int_equal(dmk_region_register(sp, c->iov[i].iov_base, c->iov[i].iov_len,
 								     DMK_PROT_RW, &regs[nregs++]), 0);
 	}
+	if (c->pool && c->pool_last)
+		pool = make_pool(c, sp);
 	err = dmk_dma_create(sp, &c->spec, pool, &dma);
 	if (err == -EINVAL && pool) {
 		/* Chunks that cannot obey these rules: run without a pool. */
@@ -296,8 +291,9 @@ static int run_case(struct scase *c, unsigned long idx)
 			char buf[256];
 
 			dmk_dma_spec_format(&c->spec, buf, sizeof(buf));
-			printf("case %lu layout %d page %" PRIu64 " pool %d dir %d: %s\n", idx, c->sim.layout,
-			       c->sim.page_size, pool != NULL, c->dir, buf);
+			printf("case %lu layout %d page %" PRIu64 " window %#" PRIx64 " + %#" PRIx64 " pool %d dir %d: %s\n",
+			       idx, c->sim.layout, c->sim.page_size, c->sim.window_base, c->sim.window_size,
+			       pool != NULL, c->dir, buf);
 			for (int i = 0; i < c->iovcnt; i++)
 				printf("  iov %d: %p + %zu\n", i, c->iov[i].iov_base, c->iov[i].iov_len);
 			printf("  slice %" PRIu64 " + %" PRIu64 " (done %" PRIu64 "): error %d\n",
@@ -318,8 +314,9 @@ static int run_case(struct scase *c, unsigned long idx)
 			char buf[256];
 
 			dmk_dma_spec_format(&c->spec, buf, sizeof(buf));
-			printf("case %lu layout %d page %" PRIu64 " pool %d dir %d: %s\n", idx, c->sim.layout,
-			       c->sim.page_size, pool != NULL, c->dir, buf);
+			printf("case %lu layout %d page %" PRIu64 " window %#" PRIx64 " + %#" PRIx64 " pool %d dir %d: %s\n",
+			       idx, c->sim.layout, c->sim.page_size, c->sim.window_base, c->sim.window_size,
+			       pool != NULL, c->dir, buf);
 			for (int i = 0; i < c->iovcnt; i++)
 				printf("  iov %d: %p + %zu\n", i, c->iov[i].iov_base, c->iov[i].iov_len);
 			printf("  slice %" PRIu64 " + %" PRIu64 " (done %" PRIu64 "): covered %" PRIu64 "\n",
@@ -327,7 +324,12 @@ static int run_case(struct scase *c, unsigned long idx)
 			for (size_t i = 0; i < n; i++)
 				printf("  seg %zu: %#" PRIx64 " + %" PRIu64 "\n", i, seg[i].addr, seg[i].len);
 		}
-		check_rules(&c->spec, seg, n, covered);
+		size_t bad;
+		const char *broken = seg_rules_broken(&c->spec, seg, n, covered, &bad);
+
+		if (broken)
+			fail_msg("case %lu: segment %zu (%#" PRIx64 " + %" PRIu64 ") of %zu: %s", idx, bad,
+				 seg[bad].addr, seg[bad].len, n, broken);
 		if (covered < c->length - done) {
 			bool limited = (c->spec.max_segs && n == c->spec.max_segs) ||
 				       (c->spec.max_transfer && covered + c->spec.len_align > c->spec.max_transfer) ||
@@ -341,12 +343,13 @@ static int run_case(struct scase *c, unsigned long idx)
 		}
 		if ((c->spec.flags & DMK_SPEC_PAGE_LIST) && c->spec.dev_page_size == 4096 &&
 		    c->spec.addr_align >= 4)
-			check_prp_writers(dma, seg, n, idx);
+			if ((broken = prp_writers_disagree(dma, seg, n)))
+				fail_msg("case %lu: %s", idx, broken);
 		if (c->dir & DMK_TO_DEVICE) {
 			/* The device reads: it must see exactly the slice. */
 			uint64_t pos = 0;
 
-			gather(c, c->offset + done, covered, want);
+			slice_copy(c->iov, c->iovcnt, c->offset + done, covered, want, arena, NULL);
 			assert_int_equal(dmk_dma_sync(dma, DMK_SYNC_FOR_DEVICE), 0);
 			for (size_t i = 0; i < n; i++) {
 				if (dmk_sim_dma_read(sp, seg[i].addr, got + pos, seg[i].len))
@@ -369,20 +372,7 @@ static int run_case(struct scase *c, unsigned long idx)
 			}
 			assert_int_equal(dmk_dma_sync(dma, DMK_SYNC_FOR_CPU), 0);
 			/* Expected arena: the shadow with the slice replaced. */
-			uint64_t off = c->offset + done, len = covered, gp = 0;
-			for (int i = 0; i < c->iovcnt && len; i++) {
-				uint64_t l = c->iov[i].iov_len;
-
-				if (off >= l) {
-					off -= l;
-					continue;
-				}
-				uint64_t k = l - off < len ? l - off : len;
-				memcpy(shadow + ((unsigned char *)c->iov[i].iov_base - arena) + off, got + gp, k);
-				gp += k;
-				len -= k;
-				off = 0;
-			}
+			slice_copy(c->iov, c->iovcnt, c->offset + done, covered, got, arena, shadow);
 		}
 		if (c->spec.addr_align == 1 && c->spec.len_align == 1 && !c->spec.flags &&
 		    c->spec.addr_low == 0 && c->spec.addr_high == UINT64_MAX) {
@@ -436,7 +426,7 @@ static void test_property(void **state)
 		struct scase c;
 
 		rng = seed + i * 0x632be59bd9b4e019ull;
-		random_case(&c);
+		random_case(&c, i);
 		ran += run_case(&c, i);
 	}
 	printf("# %lu cases ran (the others had nothing to move)\n", ran);

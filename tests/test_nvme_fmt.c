@@ -391,6 +391,15 @@ static void test_prp_errors(void **state)
 	/* ending exactly at 2^64 does not wrap */
 	s = (struct dmk_seg){ UINT64_MAX - 0xfff, 0x1000 };
 	assert_int_equal(dmk_nvme_prp_write(&s, 1, PG, pages, 3, prp, &used), 0);
+	/* not even for a segment in the middle (its end, 2^64, is page aligned) */
+	struct dmk_seg top[3] = { { 0x10000, PG }, { 0 - 2 * PG, 2 * PG }, { 0x20000, 0x10 } };
+	assert_int_equal(dmk_nvme_prp_write(top, 3, PG, pages, 3, prp, &used), 0);
+	assert_int_equal(prp[0], 0x10000);
+	assert_int_equal(prp[1], pool.dev[0]);
+	assert_int_equal(ent(0, 0), 0 - 2 * PG);
+	assert_int_equal(ent(0, 1), 0 - PG);
+	assert_int_equal(ent(0, 2), 0x20000);
+	check_prp_roundtrip(top, 3, PG, prp, used);
 
 	/* no segments, bad page sizes */
 	assert_int_equal(dmk_nvme_prp_write(&s, 0, PG, pages, 3, prp, &used), -EINVAL);
@@ -621,7 +630,7 @@ static void test_sgl_errors(void **state)
 	assert_non_null(strstr(dmk_last_error(), "length 0"));
 	segs[1] = (struct dmk_seg){ UINT64_MAX - 10, 11 };
 	assert_int_equal(dmk_nvme_sgl_write(segs, 3, 4096, pages, 3, sgl1, &used), -EINVAL);
-	assert_non_null(strstr(dmk_last_error(), "wraps"));
+	assert_non_null(strstr(dmk_last_error(), "ends at or past 2^64"));
 	fill_segs(segs, 40);
 
 	/* bad list sizes, no segments */

@@ -69,6 +69,13 @@ static void test_sim_create_refuses(void **state)
 	assert_reason("layout");
 	assert_ptr_equal(sp, (struct dmk_space *)0x1);	/* untouched on failure */
 
+	/* A window may end exactly at 2^64. */
+	c = ok;
+	c.window_base = 0 - UINT64_C(8192);
+	c.window_size = 8192;
+	assert_int_equal(dmk_space_sim_create(&c, &sp), 0);
+	assert_int_equal(dmk_space_destroy(sp), 0);
+
 	/* The biggest legal page. */
 	c = ok;
 	c.page_size = UINT64_C(1) << 30;
@@ -623,6 +630,68 @@ static void test_sim_device_access(void **state)
 	unpages(p, 6);
 }
 
+/*
+ * A window that ends exactly at 2^64: every layout hands out its top page,
+ * the device reaches the last byte of the space, an access past it faults,
+ * and a full window says so instead of wrapping to address 0.
+ */
+static void test_sim_window_ends_at_2_64(void **state)
+{
+	static const enum dmk_sim_layout layouts[] = { DMK_SIM_CONTIG, DMK_SIM_SCATTERED, DMK_SIM_REVERSED };
+	const uint64_t base = 0 - 4 * PG;
+	char *p = pages(6), buf[4096];
+
+	(void)state;
+	for (size_t l = 0; l < 3; l++) {
+		struct dmk_sim_config c = { PG, base, 4 * PG, layouts[l], 7 };
+		struct dmk_region *a, *b, *x;
+		struct dmk_space *sp;
+		unsigned seen = 0;
+		size_t top = 99;
+
+		assert_int_equal(dmk_space_sim_create(&c, &sp), 0);
+		a = reg(sp, p, 2 * PG, DMK_PROT_RW);
+		b = reg(sp, p + 2 * PG, 2 * PG, DMK_PROT_RW);
+		for (size_t i = 0; i < 4; i++) {
+			uint64_t dev = tr(sp, p + i * PG);
+
+			assert_true(dev >= base && !(dev % PG));
+			seen |= 1u << ((dev - base) / PG);
+			if (dev == 0 - PG)
+				top = i;
+		}
+		assert_int_equal(seen, 0xf);
+		assert_int_equal(tr(sp, p + top * PG + PG - 1), UINT64_MAX);
+		for (size_t i = 0; i < sizeof(buf); i++)
+			buf[i] = (char)(i * 7 + l);
+		assert_int_equal(dmk_sim_dma_write(sp, 0 - PG, buf, PG), 0);
+		assert_memory_equal(p + top * PG, buf, PG);
+		assert_int_equal(dmk_sim_dma_read(sp, UINT64_MAX, buf, 1), 0);
+		assert_int_equal(buf[0], p[top * PG + PG - 1]);
+		assert_int_equal(dmk_sim_dma_read(sp, UINT64_MAX, buf, 2), -EFAULT);
+		assert_reason("not mapped");
+		assert_int_equal(dmk_region_register(sp, p + 4 * PG, 1, DMK_PROT_RW, &x), -ENOSPC);
+		assert_reason("no room");
+		if (layouts[l] == DMK_SIM_CONTIG) {
+			/* The last registration ends at 2^64: nothing after it, the gap before it. */
+			assert_int_equal(tr(sp, p + 2 * PG), base + 2 * PG);
+			assert_int_equal(dmk_region_unregister(a), 0);
+			a = reg(sp, p + 4 * PG, PG, DMK_PROT_RW);
+			assert_int_equal(tr(sp, p + 4 * PG), base);
+			x = reg(sp, p + 5 * PG, PG, DMK_PROT_RW);
+			assert_int_equal(tr(sp, p + 5 * PG), base + PG);
+			assert_int_equal(dmk_region_unregister(x), 0);
+		}
+		assert_int_equal(dmk_region_unregister(a), 0);
+		assert_int_equal(dmk_region_unregister(b), 0);
+		/* Empty again: the top is handed out again. */
+		b = reg(sp, p, 4 * PG, DMK_PROT_RW);
+		assert_int_equal(dmk_region_unregister(b), 0);
+		assert_int_equal(dmk_space_destroy(sp), 0);
+	}
+	unpages(p, 6);
+}
+
 static void test_sim_fault_log_keeps_newest(void **state)
 {
 	struct dmk_space *sp = sim_space(DMK_SIM_CONTIG, PG, UINT64_C(1) << 30, 1);
@@ -681,6 +750,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sim_create_refuses),
+		cmocka_unit_test(test_sim_window_ends_at_2_64),
 		cmocka_unit_test(test_sim_default_config),
 		cmocka_unit_test(test_register_refuses),
 		cmocka_unit_test(test_register_unmapped_is_efault),

@@ -42,7 +42,9 @@ enum dmk_sim_layout {
  * @window_base: first device address the IOMMU hands out; a multiple of
  *	@page_size.
  * @window_size: bytes of device address space from @window_base; a
- *	multiple of @page_size.
+ *	multiple of @page_size. @window_base + @window_size may be 2^64
+ *	exactly (the window ends on the last byte of the 64-bit space), not
+ *	more.
  * @layout: see &enum dmk_sim_layout.
  * @seed: seed of the scattered layout; the same seed gives the same
  *	addresses.
@@ -77,8 +79,8 @@ struct dmk_sim_fault {
  *
  * Thread safety: safe.
  *
- * Return: 0; -EINVAL for a bad @cfg (dmk_last_error() says which field);
- * -ENOMEM.
+ * Return: 0; -EINVAL for a bad @cfg (dmk_last_error() says which field;
+ * a window past 2^64 "wraps"); -ENOMEM.
  */
 int dmk_space_sim_create(const struct dmk_sim_config *cfg, struct dmk_space **out);
 

@@ -42,6 +42,10 @@ extern "C" {
  *	%DMK_SPEC_PAGE_LIST and by page-list writers.
  * @flags: %DMK_SPEC_PAGE_LIST or 0.
  *
+ * Addresses and sizes may reach the top of the 64-bit space (a window up
+ * to 2^64 - 1, a boundary of 2^63, sizes near 2^64): a segment may end on
+ * the last byte, 2^64 - 1, and nothing wraps.
+ *
  * Use dmk_dma_spec_init() or dmk_dma_spec_preset() to start from sane
  * values, then change fields. dmk_dma_spec_check() says whether a spec is
  * consistent; every function taking a spec checks it.

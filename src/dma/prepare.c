@@ -17,6 +17,17 @@
  * G is the alignment a segment other than the first must start on (A, or
  * PG too under the page-list rule); E is the granule a segment other than
  * the last must end on (LA, or PG too under the page-list rule).
+ *
+ * Device addresses reach 2^64 - 1 and a segment may end exactly at 2^64, so
+ * no limit is an end address: the size, boundary and window limits are
+ * "bytes a segment starting at s may hold" (room), which is at most
+ * 2^64 - s and never overflows; cuts are lengths within that room. An end
+ * s + len is only ever taken modulo a power of two (2^64 is aligned to
+ * every one), or compared after checking it cannot wrap. No space hands out
+ * both device address 0 and 2^64 - 1 (a sim window is smaller than 2^64,
+ * the IOVA allocator keeps the first and last pages out, physical memory
+ * is nowhere near 2^64), so a run that ends at 2^64 is never followed by
+ * one at 0: the page walks below compare ends modulo 2^64.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -100,6 +111,16 @@ static void advance(struct gen *g, uint64_t n)
 	}
 }
 
+/*
+ * Whether the segment ends where @dev is; not for one ending at 2^64 and
+ * @dev 0, which no space hands out together anyway (see the top).
+ */
+static inline bool seg_follows(const struct dmk_seg *s, uint64_t dev)
+{
+	return dev - s->addr == s->len && dev >= s->addr;
+}
+
+/* (s + len) mod 2^64 is aligned exactly when the true end is: 2^64 is aligned. */
 static bool seg_can_end(const struct dmk_dma *d, const struct dmk_seg *s)
 {
 	return !(s->len & (d->spec.len_align - 1)) &&
@@ -107,34 +128,44 @@ static bool seg_can_end(const struct dmk_dma *d, const struct dmk_seg *s)
 }
 
 /*
- * The furthest legal end of a segment starting at @s that may not reach
- * past @limit: the next segment starts there, so it is G aligned, and the
- * length is a multiple of LA. Returns @s when there is none.
+ * The longest legal length, at most @room, of a segment starting at @s
+ * that another follows: it ends G aligned (the next one starts there) and
+ * is a multiple of LA. 0 when there is none. Lengths only: s + room may be
+ * 2^64.
  */
-static uint64_t cut_point(const struct dmk_dma *d, uint64_t s, uint64_t limit)
+static uint64_t cut_len(const struct dmk_dma *d, uint64_t s, uint64_t room)
 {
-	uint64_t la = d->spec.len_align, c;
+	uint64_t la = d->spec.len_align, G = d->G, over;
 
-	if (la <= d->G) {
-		c = align_down(limit, d->G);
-		if (c <= s || ((c - s) & (la - 1)))
-			return s;
-		return c;
+	if (la <= G) {
+		/* End on the last G line in reach; every such end leaves s's residue mod LA. */
+		over = (s + room) & (G - 1);
+		if (over >= room || (s & (la - 1)))
+			return 0;
+		return room - over;
 	}
-	c = s + align_down(limit - s, la);
-	return (c & (d->G - 1)) ? s : c;
+	/* G divides every multiple of LA: the end is G aligned when s is. */
+	return (s & (G - 1)) ? 0 : align_down(room, la);
 }
 
-/* The first device address the segment starting at @s may not reach. */
-static uint64_t seg_limit(const struct dmk_dma *d, uint64_t s)
+/*
+ * The room of a segment starting at @s (inside the window): how many bytes
+ * it may hold under the window, size and boundary limits. The window's
+ * addr_high - s + 1 is 2^64 only for s = 0 in a window reaching 2^64 - 1;
+ * no length exceeds UINT64_MAX, so capped there it decides the same. The
+ * boundary's is what is left of s's block, boundary - (s mod boundary),
+ * at most 2^63: the block's end address would be 2^64 in the last block.
+ */
+static uint64_t seg_room(const struct dmk_dma *d, uint64_t s)
 {
-	uint64_t lim = d->spec.addr_high == UINT64_MAX ? UINT64_MAX : d->spec.addr_high + 1;
+	uint64_t room = d->spec.addr_high - s;
 
-	if (d->spec.max_seg_size && s + d->spec.max_seg_size > s)
-		lim = min_u64(lim, s + d->spec.max_seg_size);
+	room = room == UINT64_MAX ? UINT64_MAX : room + 1;
+	if (d->spec.max_seg_size)
+		room = min_u64(room, d->spec.max_seg_size);
 	if (d->spec.boundary)
-		lim = min_u64(lim, align_down(s, d->spec.boundary) + d->spec.boundary);
-	return lim;
+		room = min_u64(room, d->spec.boundary - (s & (d->spec.boundary - 1)));
+	return room;
 }
 
 /*
@@ -145,16 +176,20 @@ static void truncate_last(struct gen *g, bool final)
 {
 	struct dmk_dma *d = g->d;
 	struct dmk_seg *s = &d->segs[d->nsegs - 1];
-	uint64_t end = s->addr + s->len, c;
+	uint64_t pg_mask = d->spec.dev_page_size - 1, len = s->len, over;
+	bool page_end = !final && (d->spec.flags & DMK_SPEC_PAGE_LIST);
 
-	if (!final && (d->spec.flags & DMK_SPEC_PAGE_LIST))
-		end = align_down(end, d->spec.dev_page_size);
-	c = end > s->addr ? s->addr + align_down(end - s->addr, d->spec.len_align) : s->addr;
-	if (!final && (d->spec.flags & DMK_SPEC_PAGE_LIST) && (c & (d->spec.dev_page_size - 1)))
-		c = s->addr;
+	/* In lengths: the end may be 2^64, which is on every page. */
+	if (page_end) {
+		over = (s->addr + len) & pg_mask;
+		len = over < len ? len - over : 0;
+	}
+	len = align_down(len, d->spec.len_align);
+	if (page_end && ((s->addr + len) & pg_mask))
+		len = 0;
 	/* The walker stands at the end of the last segment. */
-	seek(g, g->x - s->len + (c - s->addr));
-	s->len = c - s->addr;
+	seek(g, g->x - s->len + len);
+	s->len = len;
 	if (!s->len)
 		drop_last(d);
 }
@@ -188,6 +223,10 @@ static inline __attribute__((always_inline)) int emit(struct gen *g, uint64_t de
 	if (likely(d->unbounded && !bounce && !g->fresh_segment && !d->nb)) {
 		struct dmk_seg *last = &d->segs[n ? n - 1 : 0];
 
+		/*
+		 * The end modulo 2^64, as in the page walks (see the top):
+		 * seg_follows() here made a 4 KiB prepare 5 instructions longer.
+		 */
 		if (n && last->addr + last->len == dev && last->len + len <= d->max_seg) {
 			last->len += len;
 			*used = len;
@@ -212,25 +251,25 @@ static int emit_slow(struct gen *g, uint64_t dev, uint64_t len, bool bounce, uin
 	*used = 0;
 	while (len) {
 		struct dmk_seg *last = d->nsegs ? &d->segs[d->nsegs - 1] : NULL;
-		uint64_t add, lim;
+		uint64_t add;
 
-		if (last && last_bounce(d) == bounce && last->addr + last->len == dev &&
-		    !g->fresh_segment) {
-			uint64_t c;
+		if (last && last_bounce(d) == bounce && seg_follows(last, dev) && !g->fresh_segment) {
+			uint64_t room = seg_room(d, last->addr), cap;
 
-			lim = seg_limit(d, last->addr);
 			/*
 			 * An in-place run arrives whole, so its segment may end
-			 * anywhere below the limit (a later contiguous run cuts
-			 * it back, see below). Bounce bytes arrive a chunk at a
+			 * anywhere in its room (a later contiguous run cuts it
+			 * back, see below). Bounce bytes arrive a chunk at a
 			 * time and cannot be cut back: they stop at legal ends.
+			 * Lengths, not ends: the room may reach 2^64. At most
+			 * @len bytes are ever taken.
 			 */
-			c = bounce ? cut_point(d, last->addr, lim) : lim;
-			if (dev + len <= c && dev + len > dev) {
+			cap = bounce ? cut_len(d, last->addr, room) : room;
+			if (cap >= last->len && len <= cap - last->len) {
 				add = len;
 			} else {
-				c = bounce ? c : cut_point(d, last->addr, lim);
-				add = c > dev ? c - dev : 0;
+				cap = bounce ? cap : cut_len(d, last->addr, room);
+				add = cap > last->len ? min_u64(cap - last->len, len) : 0;
 			}
 			if (add) {
 				last->len += add;
@@ -252,10 +291,10 @@ static int emit_slow(struct gen *g, uint64_t dev, uint64_t len, bool bounce, uin
 			if (last_bounce(d))
 				return violation(g, -EPROTO, "internal: a bounce segment ended badly");
 			/* Cut it back to its last legal end and go on in place from there. */
-			c = cut_point(d, last->addr, last->addr + last->len);
-			if (c > last->addr) {
-				g->rewind_to = g->x + *used - last->len + (c - last->addr);
-				last->len = c - last->addr;
+			c = cut_len(d, last->addr, last->len);
+			if (c) {
+				g->rewind_to = g->x + *used - last->len + c;
+				last->len = c;
 				/* Else the walk would grow it again to the same end. */
 				g->fresh_segment = true;
 				return EMIT_REWIND;
@@ -361,6 +400,7 @@ static int run_at(struct gen *g, char **va_out, uint64_t *dev, uint64_t *len,
  * a store at each break in device addresses. Its own function, with only
  * what the loop needs live, so that nothing spills to the stack. Returns the
  * first page it did not take (a limit or a rule the caller must look at).
+ * A run ending at 2^64 has run_end 0, which no page matches (see the top).
  */
 static __attribute__((noinline)) uintptr_t
 walk_whole_pages(const uint64_t *pages, uintptr_t i, uintptr_t last, struct dmk_seg *segs,
@@ -521,9 +561,18 @@ static uint64_t exit_point(const struct gen *g, uint64_t d0, uint64_t len)
 	/* Just (re)entered: the bytes here just failed in place; move past them. */
 	if (k == 0 && (g->entered || !bl))
 		k += M;
-	if (d0 + k < d->spec.addr_low)
-		k += align_up(d->spec.addr_low - (d0 + k), M);
-	if (k >= len || d0 + k > d->spec.addr_high)
+	/* Inside the run, d0 + k does not wrap: a run ends at 2^64 at the latest. */
+	if (k >= len)
+		return len;
+	if (d0 + k < d->spec.addr_low) {
+		uint64_t gap = d->spec.addr_low - (d0 + k), step = align_up(gap, M);
+
+		/* align_up wraps to 0 for a gap within M of 2^64: nothing in the run then. */
+		if (step < gap || step >= len - k)
+			return len;
+		k += step;
+	}
+	if (d0 + k > d->spec.addr_high)
 		return len;
 	return k;
 }

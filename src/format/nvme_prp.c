@@ -226,11 +226,16 @@ dmki_prp_write(const struct dmk_seg *segs, size_t nsegs, unsigned int shift,
 		return dmki_prp_check(segs, nsegs, shift);
 	total = dmki_prp_seg_pages(s0, shift);
 	for (size_t i = 1; i + 1 < nsegs; i++) {
-		uint64_t a = segs[i].addr, e = a + segs[i].len;
+		/*
+		 * Address and length on pages puts the end on one; by length,
+		 * not end address, since a segment may end at 2^64 (which wraps
+		 * to 0) with more after it elsewhere.
+		 */
+		uint64_t a = segs[i].addr, n = segs[i].len;
 
-		if (unlikely(((a | e) & mask) || e <= a))
+		if (unlikely(((a | n) & mask) || !n || n - 1 > UINT64_MAX - a))
 			return dmki_prp_check(segs, nsegs, shift);
-		total += (e - a) >> shift;
+		total += n >> shift;
 	}
 	if (nsegs > 1) {
 		if (unlikely(!sl->len || sl->len - 1 > UINT64_MAX - sl->addr || (sl->addr & mask)))

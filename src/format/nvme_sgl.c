@@ -87,9 +87,12 @@ int dmk_nvme_sgl_write(const struct dmk_seg *segs, size_t nsegs, size_t list_siz
 			return dmki_fail(-EINVAL, "segment %zu at %#llx has length %#llx, not 1 to 4 GiB - 1",
 					 i, (unsigned long long)s->addr,
 					 (unsigned long long)s->len);
-		/* QEMU refuses a data block whose end does not fit in 64 bits */
+		/*
+		 * QEMU refuses a data block whose end does not fit in 64 bits,
+		 * one that ends exactly at 2^64 too (UINT64_MAX - addr < len).
+		 */
 		if (unlikely(s->len > UINT64_MAX - s->addr))
-			return dmki_fail(-EINVAL, "segment %zu at %#llx, %#llx bytes, wraps the address space",
+			return dmki_fail(-EINVAL, "segment %zu at %#llx, %#llx bytes, ends at or past 2^64: a data block's end address must fit in 64 bits",
 					 i, (unsigned long long)s->addr,
 					 (unsigned long long)s->len);
 	}

@@ -4,6 +4,11 @@
  * window with a chosen layout, keeps the reverse map (device address ->
  * host memory, permissions) that a simulated device goes through, and logs
  * every access it refuses, as a real IOMMU's fault log would.
+ *
+ * A window may end exactly at 2^64, so no end address (first byte after a
+ * range) is ever computed: ranges are compared by their last byte, and a
+ * window never holds both device address 0 and 2^64 - 1 (it is smaller than
+ * 2^64), so no range handed out wraps.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -49,7 +54,13 @@ static uint64_t rng_next(uint64_t *s)
 	return z ^ (z >> 31);
 }
 
-/* Index of the first extent whose end lies after @dev. */
+/* The last device address of an extent (never empty). */
+static inline uint64_t ext_last(const struct extent *e)
+{
+	return e->dev + (e->len - 1);
+}
+
+/* Index of the first extent whose last byte is at or after @dev. */
 static size_t ext_search(const struct sim *s, uint64_t dev)
 {
 	size_t lo = 0, hi = s->next;
@@ -57,7 +68,7 @@ static size_t ext_search(const struct sim *s, uint64_t dev)
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (s->ext[mid].dev + s->ext[mid].len <= dev)
+		if (ext_last(&s->ext[mid]) < dev)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -65,11 +76,12 @@ static size_t ext_search(const struct sim *s, uint64_t dev)
 	return lo;
 }
 
+/* Whether [@dev, @dev + @len) is free; it lies in the window. */
 static bool ext_free(const struct sim *s, uint64_t dev, uint64_t len)
 {
 	size_t i = ext_search(s, dev);
 
-	return i == s->next || s->ext[i].dev >= dev + len;
+	return i == s->next || s->ext[i].dev > dev + (len - 1);
 }
 
 static int ext_insert(struct sim *s, const struct extent *e)
@@ -124,30 +136,52 @@ static void ext_remove_region(struct sim *s, const struct dmk_region *r, uint64_
 	}
 }
 
-/* First free run of @len bytes (a multiple of the page) in the window. */
+/*
+ * The first page after the one holding @last, or false when that page is
+ * the window's last (the next would be past it, maybe at 2^64).
+ */
+static bool page_after(const struct sim *s, uint64_t last, uint64_t *next)
+{
+	uint64_t page = s->cfg.page_size;
+	uint64_t wlast_page = s->cfg.window_base + (s->cfg.window_size - page);
+
+	if (align_down(last, page) >= wlast_page)
+		return false;
+	*next = align_down(last, page) + page;
+	return true;
+}
+
+/*
+ * First free run of @len bytes (a multiple of the page) in the window. A
+ * gap [cand, gap) holds it when gap - cand >= len; the gap after the last
+ * extent ends with the window, compared by last bytes: its end may be 2^64.
+ */
 static int find_run(struct sim *s, uint64_t len, uint64_t *dev)
 {
-	uint64_t page = s->cfg.page_size, wend = s->cfg.window_base + s->cfg.window_size;
+	uint64_t wlast = s->cfg.window_base + (s->cfg.window_size - 1);
 	uint64_t cand = s->cfg.window_base;
+	bool room = true;	/* cand is in the window */
 
 	/* Usually the space after the last extent is free: try it first. */
-	if (s->next) {
-		uint64_t after = align_up(s->ext[s->next - 1].dev + s->ext[s->next - 1].len, page);
-
-		if (after + len <= wend && after + len > after) {
-			*dev = after;
-			return 0;
-		}
+	if (s->next && page_after(s, ext_last(&s->ext[s->next - 1]), &cand) && wlast - cand >= len - 1) {
+		*dev = cand;
+		return 0;
 	}
+	cand = s->cfg.window_base;
 	for (size_t i = 0; i <= s->next; i++) {
-		uint64_t gap_end = i < s->next ? align_down(s->ext[i].dev, page) : wend;
+		if (room && i < s->next) {
+			uint64_t gap = align_down(s->ext[i].dev, s->cfg.page_size);
 
-		if (gap_end >= cand && gap_end - cand >= len) {
+			if (gap >= cand && gap - cand >= len) {
+				*dev = cand;
+				return 0;
+			}
+		} else if (room && wlast - cand >= len - 1) {
 			*dev = cand;
 			return 0;
 		}
 		if (i < s->next)
-			cand = align_up(s->ext[i].dev + s->ext[i].len, page);
+			room = page_after(s, ext_last(&s->ext[i]), &cand);
 	}
 	return -ENOSPC;
 }
@@ -289,8 +323,9 @@ int dmk_space_sim_create(const struct dmk_sim_config *cfg, struct dmk_space **ou
 	if (c.window_base % c.page_size || c.window_size % c.page_size || !c.window_size)
 		return dmki_fail(-EINVAL, "sim window [%#" PRIx64 ", +%#" PRIx64 ") is empty or not page aligned",
 				 c.window_base, c.window_size);
-	if (c.window_base + c.window_size < c.window_base)
-		return dmki_fail(-EINVAL, "sim window [%#" PRIx64 ", +%#" PRIx64 ") wraps",
+	/* It may end at 2^64 exactly: its last byte is 2^64 - 1. */
+	if (c.window_size - 1 > UINT64_MAX - c.window_base)
+		return dmki_fail(-EINVAL, "sim window [%#" PRIx64 ", +%#" PRIx64 ") wraps past 2^64",
 				 c.window_base, c.window_size);
 	if (c.layout != DMK_SIM_CONTIG && c.layout != DMK_SIM_SCATTERED && c.layout != DMK_SIM_REVERSED)
 		return dmki_fail(-EINVAL, "unknown sim layout %d", (int)c.layout);
@@ -333,7 +368,7 @@ static int sim_access(struct dmk_space *sp, uint64_t dev, void *buf, size_t len,
 	struct sim *s = sim_of(sp);
 	unsigned need = write ? DMK_PROT_WRITE : DMK_PROT_READ;
 	const char *why = NULL;
-	uint64_t d = dev, end = dev + len;
+	uint64_t d = dev, last, done;
 	size_t i;
 
 	if (!s)
@@ -341,15 +376,19 @@ static int sim_access(struct dmk_space *sp, uint64_t dev, void *buf, size_t len,
 	if (!len)
 		return 0;
 	pthread_rwlock_wrlock(&s->lock);
-	if (end < dev)
+	/* By last byte: an access may end at 2^64, none may go past it. */
+	last = dev + (len - 1);
+	if (len - 1 > UINT64_MAX - dev)
 		why = "not mapped";
-	for (i = ext_search(s, d); !why && d < end; i++) {
+	for (i = ext_search(s, d); !why; i++) {
 		if (i >= s->next || s->ext[i].dev > d)
 			why = "not mapped";
 		else if (!(s->ext[i].prot & need))
 			why = write ? "no write permission" : "no read permission";
+		else if (ext_last(&s->ext[i]) >= last)
+			break;
 		else
-			d = s->ext[i].dev + s->ext[i].len;
+			d = ext_last(&s->ext[i]) + 1;
 	}
 	if (why) {
 		log_fault(s, dev, len, write, why);
@@ -357,14 +396,16 @@ static int sim_access(struct dmk_space *sp, uint64_t dev, void *buf, size_t len,
 		return dmki_fail(-EFAULT, "sim IOMMU fault: device %s %zu bytes at %#" PRIx64 ": %s",
 				 write ? "wrote" : "read", len, dev, why);
 	}
-	for (d = dev, i = ext_search(s, d); d < end; i++) {
-		uint64_t off = d - s->ext[i].dev, n = min_u64(s->ext[i].len - off, end - d);
+	/* Counted in bytes done: d passes 2^64 (to 0) only after the last one. */
+	for (done = 0, d = dev, i = ext_search(s, d); done < len; i++) {
+		uint64_t off = d - s->ext[i].dev, n = min_u64(s->ext[i].len - off, len - done);
 		char *host = (char *)s->ext[i].host + off;
 
 		if (write)
-			memcpy(host, (const char *)buf + (d - dev), n);
+			memcpy(host, (const char *)buf + done, n);
 		else
-			memcpy((char *)buf + (d - dev), host, n);
+			memcpy((char *)buf + done, host, n);
+		done += n;
 		d += n;
 	}
 	pthread_rwlock_unlock(&s->lock);
