@@ -88,6 +88,7 @@ static void routes_both_ways(int how)
 	o.bounce_size = 3000; /* 3072 bytes: the copy route in several pieces */
 	start(&f, &o);
 	fill(f.disk, 16 * LBA, 1);
+	disk_sync(&f);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0)
@@ -95,6 +96,7 @@ static void routes_both_ways(int how)
 	rc = wait_child(pid);
 	if (rc)
 		fail_msg("the client failed at step %d", rc);
+	disk_sync(&f);
 	assert_int_equal(differs(f.disk + 100 * LBA, 16 * LBA, 2), -1);
 	assert_int_equal(differs(f.disk, 16 * LBA, 1), -1);
 	s = stats(&f);
@@ -277,6 +279,7 @@ static void test_sigkill_client(void **state)
 	(void)state;
 	start(&f, NULL);
 	fill(f.disk, 8 * LBA, 5);
+	disk_sync(&f);
 	assert_int_equal(pipe(pipefd), 0);
 	pid = fork();
 	assert_true(pid >= 0);
