@@ -4,8 +4,8 @@
 #     unit, property, phys (root), exports and kernel-doc tests; then the
 #     other buildtypes with gcc and a clang release build, built only;
 #  2. an AddressSanitizer + UndefinedBehaviorSanitizer build and its tests;
-#     a ThreadSanitizer build (clang) of the threads and IPC tests; a
-#     libFuzzer run (clang);
+#     a ThreadSanitizer build (clang) of the threads and IPC tests; libFuzzer
+#     runs (clang): the IPC message decoder, the daemon's ring consumer;
 #  3. the QEMU test bed: the guest tests (real VFIO, emulated VT-d, QEMU's
 #     nvme and edu devices) in one boot, the no-IOMMU guest tests
 #     (uio_pci_generic, physical addresses) in a second, each on two guest
@@ -97,19 +97,32 @@ if [ $asan = 1 ]; then
 	if [ $tsan_rc -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "ThreadSanitizer: FAILED"; fi
 fi
 
-echo "== libFuzzer: the IPC message decoder for ${DMK_FUZZ_SECONDS:-20} s (one test)"
-# tests/fuzz/fuzz_proto.c, built with clang (-Dfuzz=true); any crash, leak or
-# sanitizer report fails the run; its input is kept in build-fuzz/crash-*.
+# tests/fuzz/, built with clang (-Dfuzz=true); any crash, leak, sanitizer
+# report or failed check fails the run; its input is kept in
+# build-fuzz/crash-*. DMK_FUZZ_SECONDS, when set, is each target's time.
+fuzz_run() { # target, seconds, what it fuzzes: one test
+	local target=$1 secs=${DMK_FUZZ_SECONDS:-$2} rc=0 corpus log=build-fuzz/$1.log
+	echo "== libFuzzer: $3 for $secs s (one test)"
+	corpus=$(mktemp -d)
+	{ [ -f build-fuzz/build.ninja ] ||
+		CC=clang meson setup build-fuzz -Dfuzz=true -Dtests=false -Dman=false >/dev/null; } &&
+		ninja -C build-fuzz "tests/fuzz/$target" &&
+		"build-fuzz/tests/fuzz/$target" -max_total_time="$secs" -timeout=10 \
+			-artifact_prefix=build-fuzz/ "$corpus" >"$log" 2>&1 || rc=1
+	rm -rf "$corpus"
+	grep -E 'DONE|^Done [0-9]+ runs' "$log" 2>/dev/null || true
+	if [ $rc -eq 0 ]; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1)); echo "$target: FAILED ($log)"
+		grep -E '^(fuzz_[a-z]+: |==[0-9]+==ERROR|SUMMARY|artifact_prefix)' "$log" 2>/dev/null | head -n 5 || true
+	fi
+}
 dmk_install_missing clang libclang-rt-14-dev
-fuzz_rc=0
-fuzz_corpus=$(mktemp -d)
-{ [ -f build-fuzz/build.ninja ] ||
-	CC=clang meson setup build-fuzz -Dfuzz=true -Dtests=false -Dman=false >/dev/null; } &&
-	ninja -C build-fuzz tests/fuzz/fuzz_proto &&
-	build-fuzz/tests/fuzz/fuzz_proto -max_total_time="${DMK_FUZZ_SECONDS:-20}" \
-		-artifact_prefix=build-fuzz/ "$fuzz_corpus" 2>&1 | tail -n 3 || fuzz_rc=1
-rm -rf "$fuzz_corpus"
-if [ $fuzz_rc -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "fuzz_proto: FAILED"; fi
+fuzz_run fuzz_proto 20 "the IPC message decoder"
+# The daemon's ring consumer on a server in the target's process: hostile
+# entries and indices against a model of the protocol.
+fuzz_run fuzz_ring 60 "the daemon's ring consumer"
 
 boots=() # per boot: its target, last line (kernel and mode) and time; its failures
 run_testbed() { # ninja target of the build dir, its kernel: one boot, its tests counted
