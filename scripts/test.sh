@@ -4,7 +4,9 @@
 #     unit, property, phys (root), exports and kernel-doc tests; then the
 #     other buildtypes with gcc and a clang release build, built only;
 #  2. an AddressSanitizer + UndefinedBehaviorSanitizer build and its tests;
-#     a bounded libFuzzer run of each fuzz target (clang);
+#     a ThreadSanitizer build (clang) of the threads and IPC tests; libFuzzer
+#     runs (clang): the IPC message decoder, the segment generator, the
+#     daemon's ring consumer;
 #  3. the QEMU test bed: the guest tests (real VFIO, emulated VT-d, QEMU's
 #     nvme and edu devices) in one boot, the no-IOMMU guest tests
 #     (uio_pci_generic, physical addresses) in a second, each on two guest
@@ -79,22 +81,52 @@ for bt in plain debug release minsize; do
 	build_only "build-$bt" "gcc $bt" -Dbuildtype="$bt"
 done
 CC=clang build_only build-clang "clang release" -Dbuildtype=release
-echo "== libFuzzer: the IPC message decoder and the segment generator, ${DMK_FUZZ_SECONDS:-20} s each (one test each)"
-# tests/fuzz/fuzz_proto.c and fuzz_prepare.c, built with clang (-Dfuzz=true);
-# any crash, leak or sanitizer report fails the run; its input is kept in
-# build-fuzz/NAME-crash-*.
-dmk_install_missing clang libclang-rt-14-dev
-for fuzz_target in fuzz_proto fuzz_prepare; do
-	fuzz_rc=0
-	fuzz_corpus=$(mktemp -d)
+if [ $asan = 1 ]; then
+	echo "== ThreadSanitizer build (clang): the threads and IPC tests (one test)"
+	# Threads on one sim space; the daemon's thread with clients on threads
+	# and in other processes. Any report fails the test that made it.
+	# Without address randomization: clang 14's TSan stops ("unexpected
+	# memory mapping") where the kernel randomizes mmap addresses with more
+	# bits than it knows (vm.mmap_rnd_bits 32, the default of some newer
+	# kernels); the races it looks for do not depend on where memory lies.
+	tsan_rc=0
+	{ [ -f build-tsan/build.ninja ] ||
+		CC=clang meson setup build-tsan -Db_sanitize=thread -Db_lundef=false -Dman=false >/dev/null; } &&
+		{ ninja -C build-tsan >build-tsan/build.log 2>&1 || { grep -E error build-tsan/build.log | head -n 20; false; }; } &&
+		setarch "$(uname -m)" -R meson test -C build-tsan --no-rebuild --print-errorlogs \
+			unit_threads ipc ipc_ring ipc_proto ipc_lease || tsan_rc=1
+	if [ $tsan_rc -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "ThreadSanitizer: FAILED"; fi
+fi
+
+# tests/fuzz/, built with clang (-Dfuzz=true); any crash, leak, sanitizer
+# report or failed check fails the run; its input is kept in
+# build-fuzz/crash-*. DMK_FUZZ_SECONDS, when set, is each target's time.
+fuzz_run() { # target, seconds, what it fuzzes: one test
+	local target=$1 secs=${DMK_FUZZ_SECONDS:-$2} rc=0 corpus log=build-fuzz/$1.log
+	echo "== libFuzzer: $3 for $secs s (one test)"
+	corpus=$(mktemp -d)
 	{ [ -f build-fuzz/build.ninja ] ||
 		CC=clang meson setup build-fuzz -Dfuzz=true -Dtests=false -Dman=false >/dev/null; } &&
-		ninja -C build-fuzz "tests/fuzz/$fuzz_target" &&
-		"build-fuzz/tests/fuzz/$fuzz_target" -max_total_time="${DMK_FUZZ_SECONDS:-20}" \
-			-artifact_prefix="build-fuzz/$fuzz_target-" "$fuzz_corpus" 2>&1 | tail -n 3 || fuzz_rc=1
-	rm -rf "$fuzz_corpus"
-	if [ $fuzz_rc -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "$fuzz_target: FAILED"; fi
-done
+		ninja -C build-fuzz "tests/fuzz/$target" &&
+		"build-fuzz/tests/fuzz/$target" -max_total_time="$secs" -timeout=10 \
+			-artifact_prefix=build-fuzz/ "$corpus" >"$log" 2>&1 || rc=1
+	rm -rf "$corpus"
+	grep -E 'DONE|^Done [0-9]+ runs' "$log" 2>/dev/null || true
+	if [ $rc -eq 0 ]; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1)); echo "$target: FAILED ($log)"
+		grep -E '^(fuzz_[a-z]+: |==[0-9]+==ERROR|SUMMARY|artifact_prefix)' "$log" 2>/dev/null | head -n 5 || true
+	fi
+}
+dmk_install_missing clang libclang-rt-14-dev
+fuzz_run fuzz_proto 20 "the IPC message decoder"
+# DMA rules, a sim space and prepares from arbitrary bytes, every segment
+# checked against every rule.
+fuzz_run fuzz_prepare 20 "the segment generator"
+# The daemon's ring consumer on a server in the target's process: hostile
+# entries and indices against a model of the protocol.
+fuzz_run fuzz_ring 60 "the daemon's ring consumer"
 
 boots=() # per boot: its target, last line (kernel and mode) and time; its failures
 run_testbed() { # ninja target of the build dir, its kernel: one boot, its tests counted

@@ -88,6 +88,7 @@ static void routes_both_ways(int how)
 	o.bounce_size = 3000; /* 3072 bytes: the copy route in several pieces */
 	start(&f, &o);
 	fill(f.disk, 16 * LBA, 1);
+	disk_sync(&f);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0)
@@ -95,6 +96,7 @@ static void routes_both_ways(int how)
 	rc = wait_child(pid);
 	if (rc)
 		fail_msg("the client failed at step %d", rc);
+	disk_sync(&f);
 	assert_int_equal(differs(f.disk + 100 * LBA, 16 * LBA, 2), -1);
 	assert_int_equal(differs(f.disk, 16 * LBA, 1), -1);
 	s = stats(&f);
@@ -277,6 +279,7 @@ static void test_sigkill_client(void **state)
 	(void)state;
 	start(&f, NULL);
 	fill(f.disk, 8 * LBA, 5);
+	disk_sync(&f);
 	assert_int_equal(pipe(pipefd), 0);
 	pid = fork();
 	assert_true(pid >= 0);
@@ -588,6 +591,14 @@ static int app_read(const char *path)
 	return 0;
 }
 
+/* A failed step: the daemon goes too (it holds the test's output open). */
+static void daemon_fail(pid_t d, const char *what, int rc)
+{
+	kill(d, SIGKILL);
+	waitpid(d, NULL, 0);
+	fail_msg("%s failed at step %d", what, rc);
+}
+
 static void test_dmakitd_process(void **state)
 {
 	const char *exe = getenv("DMKITD");
@@ -614,7 +625,8 @@ static void test_dmakitd_process(void **state)
 		if (rc)
 			usleep(10000);
 	}
-	assert_int_equal(rc, 0);
+	if (rc)
+		daemon_fail(d, "connecting to dmakitd", rc);
 	dmk_ipc_client_close(c);
 	a = fork();
 	assert_true(a >= 0);
@@ -622,14 +634,14 @@ static void test_dmakitd_process(void **state)
 		_exit(app_write(path));
 	rc = wait_child(a);
 	if (rc)
-		fail_msg("the writing application failed at step %d", rc);
+		daemon_fail(d, "the writing application", rc);
 	a = fork();
 	assert_true(a >= 0);
 	if (a == 0)
 		_exit(app_read(path));
 	rc = wait_child(a);
 	if (rc)
-		fail_msg("the reading application failed at step %d", rc);
+		daemon_fail(d, "the reading application", rc);
 	assert_int_equal(kill(d, SIGTERM), 0);
 	assert_int_equal(wait_child(d), 0);
 	assert_int_equal(access(path, F_OK), -1);

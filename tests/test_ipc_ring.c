@@ -102,6 +102,7 @@ static void test_rings_both_ways(void **state)
 	o.bounce_size = 3000;
 	start(&f, &o);
 	fill(f.disk, 16 * LBA, 1);
+	disk_sync(&f);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0)
@@ -109,6 +110,7 @@ static void test_rings_both_ways(void **state)
 	rc = wait_child(pid);
 	if (rc)
 		fail_msg("the ring client failed at step %d (%s)", rc, logged(&f));
+	disk_sync(&f);
 	for (unsigned i = 0; i < 16; i++) {
 		unsigned seed = i % 3 == 0 ? 2 : i % 3 == 1 ? 3 : 4;
 		const uint8_t *d = f.disk + (100 + i) * LBA;
