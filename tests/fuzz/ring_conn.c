@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -188,9 +189,14 @@ static void conn_register(struct conn *c, int r)
 		m.reg.offset = r == R_MEMFD ? MEMFD_OFF : 0;
 		fd = c->mfd;
 	} else if (r == R_COPY) {
+		/* the copy route's proof of who registers: a pidfd of this process */
 		m.reg.addr = (uint64_t)(uintptr_t)(c->copy + COPY_OFF);
+		fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+		FUZZ_CHECK(fd >= 0, "pidfd_open: %s", strerror(errno));
 	}
 	call(c->sock, &m, fd, r == R_POOL ? &pfd : NULL, DMK_IPC_COMPLETION);
+	if (r == R_COPY)
+		close(fd);
 	FUZZ_CHECK(m.comp.status == 0 && m.comp.route == conn_regs[r].route, "REGISTER %d: status %d",
 		   r, m.comp.status);
 	c->handle[r] = m.comp.handle;
