@@ -6,7 +6,8 @@
  * the moving of a READ or WRITE; daemon_ring.c the shared-memory rings;
  * daemon_device.c the ring requests on the device (the backend's
  * asynchronous path, backend_priv.h), their completions and the draining of
- * connections gone. One thread runs all of it.
+ * connections gone; daemon_peer.c the copy route's hold on the process
+ * that registered a region. One thread runs all of it.
  */
 #ifndef DMK_IPC_DAEMON_PRIV_H
 #define DMK_IPC_DAEMON_PRIV_H
