@@ -78,7 +78,10 @@ static inline void *serve(void *arg)
 	return (void *)(intptr_t)dmk_ipc_server_run(f->srv);
 }
 
-static inline void start(struct fixture *f, const struct dmk_ipc_server_opts *opts)
+/* A server on the sim backend whose thread runs @fn(@f) (serve(), or a
+ * function that does more around it). */
+static inline void start_with(struct fixture *f, const struct dmk_ipc_server_opts *opts,
+			      void *(*fn)(void *))
 {
 	struct dmk_ipc_server_opts o;
 	size_t len;
@@ -99,7 +102,12 @@ static inline void start(struct fixture *f, const struct dmk_ipc_server_opts *op
 		dmk_ipc_server_opts_init(&o);
 	o.log_fd = f->log_fd;
 	assert_int_equal(dmk_ipc_server_create(f->path, f->be, &o, &f->srv), 0);
-	assert_int_equal(pthread_create(&f->thread, NULL, serve, f), 0);
+	assert_int_equal(pthread_create(&f->thread, NULL, fn, f), 0);
+}
+
+static inline void start(struct fixture *f, const struct dmk_ipc_server_opts *opts)
+{
+	start_with(f, opts, serve);
 }
 
 static inline void stop(struct fixture *f)

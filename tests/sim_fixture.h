@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Test helpers on the sim space shared by the unit tests: guarded pages
- * with a pattern, a sim space, a translation and a registration that must
+ * with a pattern, pages of a memfd, a sim space, a translation and a registration that must
  * succeed, and assert_reason() on dmk_last_error(). cmocka's asserts.
  * Include after <cmocka.h>.
  */
@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <dmakit/error.h>
 #include <dmakit/region.h>
@@ -42,6 +43,21 @@ static inline char *pages(size_t n)
 static inline void unpages(char *p, size_t n)
 {
 	assert_int_equal(munmap(p, n * PG), 0);
+}
+
+/* @n pages of a memfd (in *@fd, unsealed: it may still shrink), mapped
+ * shared and filled with @byte; free with unpages() and close(). */
+static inline char *memfd_pages(size_t n, int byte, int *fd)
+{
+	char *p;
+
+	*fd = memfd_create("dmakit-test", MFD_CLOEXEC);
+	assert_true(*fd >= 0);
+	assert_int_equal(ftruncate(*fd, (off_t)(n * PG)), 0);
+	p = mmap(NULL, n * PG, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
+	assert_true(p != MAP_FAILED);
+	memset(p, byte, n * PG);
+	return p;
 }
 
 static inline struct dmk_space *sim_space(enum dmk_sim_layout layout, uint64_t page,

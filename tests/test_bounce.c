@@ -3,8 +3,9 @@
  * Bounce pools (include/dmakit/dma.h) on the sim space: only the pieces
  * that break a rule in place go through the pool, the bytes get there and
  * back, the pool's statistics, exhaustion and what a failed prepare gives
- * back. Expected segments are computed from dmk_space_translate() and the
- * rules, never taken from the generator.
+ * back, memory behind it that cannot be faulted in. Expected segments are
+ * computed from dmk_space_translate() and the rules, never taken from the
+ * generator.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -15,10 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "dma_check.h"
+#include "space/space_priv.h"
 
 /* ---- bounce pools ---- */
 
@@ -76,6 +79,76 @@ static void test_bounce_all(void **state)
 	assert_int_equal(dmk_bounce_pool_destroy(pool), 0);
 	assert_int_equal(dmk_space_destroy(sp), 0);
 	unpages(p, 3);
+}
+
+/*
+ * Bounced foreign memory (dmki_region_register_foreign()) that cannot be
+ * faulted in: a shared mapping of a memfd that shrank after the prepare,
+ * its pages past the end of the file (a load or store there raises
+ * SIGBUS). Both syncs fail with -EFAULT instead. The pieces of more than
+ * one kernel copy (65 foreign pieces of an iovec) get there and back, and
+ * so do plain pieces among them.
+ */
+static void test_bounce_host_faults(void **state)
+{
+	struct dmk_space *sp = sim(DMK_SIM_CONTIG, 1);
+	struct dmk_dma_spec s = preset("nvme-prp");
+	struct dmk_bounce_pool *pool;
+	struct iovec iov[67];
+	struct dmk_region *r, *plain;
+	struct dmk_dma *d;
+	struct dmk_mem *m;
+	uint64_t cov;
+	char *p, *q;
+	int fd;
+
+	(void)state;
+	p = memfd_pages(2, 3, &fd);
+	assert_int_equal(dmk_bounce_pool_create(sp, &s, 4 * PG, &pool), 0);
+	assert_int_equal(dmki_region_register_foreign(sp, p, 2 * PG, DMK_PROT_RW, &r), 0);
+	d = cmd(sp, &s, pool);
+	assert_int_equal(dmk_dma_prepare_buf(d, p + 2, PG, DMK_BIDIRECTIONAL, &cov), 0);
+	assert_info(d, PG, 1, PG, 1, 1);
+	assert_int_equal(ftruncate(fd, 0), 0);
+	assert_int_equal(dmk_dma_sync(d, DMK_SYNC_FOR_DEVICE), -EFAULT);
+	assert_reason("could not be faulted in");
+	device_writes(sp, d, 9);
+	assert_int_equal(dmk_dma_sync(d, DMK_SYNC_FOR_CPU), -EFAULT);
+	assert_int_equal(dmk_dma_complete(d), 0);
+	assert_int_equal(dmk_region_unregister(r), 0);
+	unpages(p, 2);
+	close(fd);
+
+	q = pages(3);
+	assert_int_equal(dmki_region_register_foreign(sp, q, 2 * PG, DMK_PROT_RW, &r), 0);
+	plain = reg(sp, q + 2 * PG, PG, DMK_PROT_RW);
+	for (int i = 0; i < 65; i++)
+		iov[i] = (struct iovec){ q + 1 + i * 100, 48 };	/* none aligned: each bounces */
+	iov[65] = (struct iovec){ q + 2 * PG + 1, 48 };
+	iov[66] = (struct iovec){ q + 2 * PG + 101, 48 };
+	assert_int_equal(dmk_mem_create(iov, 67, DMK_BIDIRECTIONAL, &m), 0);
+	assert_int_equal(dmk_dma_prepare(d, m, 0, 67 * 48, &cov), 0);
+	assert_int_equal(cov, 67 * 48);
+	assert_int_equal(d->ncopies, 67);
+	assert_false(d->copies[66].foreign);
+	assert_true(d->copies[64].foreign);
+	assert_int_equal(dmk_dma_sync(d, DMK_SYNC_FOR_DEVICE), 0);
+	for (int i = 0; i < 67; i++)
+		assert_memory_equal(d->copies[i].bounce, iov[i].iov_base, 48);
+	for (int i = 0; i < 67; i++)
+		memset(d->copies[i].bounce, i + 1, 48);
+	assert_int_equal(dmk_dma_sync(d, DMK_SYNC_FOR_CPU), 0);
+	for (int i = 0; i < 67; i++)
+		for (int k = 0; k < 48; k++)
+			assert_int_equal(((char *)iov[i].iov_base)[k], i + 1);
+	assert_int_equal(dmk_dma_complete(d), 0);
+	dmk_mem_destroy(m);
+	assert_int_equal(dmk_dma_destroy(d), 0);
+	assert_int_equal(dmk_region_unregister(r), 0);
+	assert_int_equal(dmk_region_unregister(plain), 0);
+	assert_int_equal(dmk_bounce_pool_destroy(pool), 0);
+	assert_int_equal(dmk_space_destroy(sp), 0);
+	unpages(q, 3);
 }
 
 /* Only the piece that breaks a rule bounces; the rest goes in place. */
@@ -491,6 +564,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bounce_all),
 		cmocka_unit_test(test_bounce_only_the_piece),
+		cmocka_unit_test(test_bounce_host_faults),
 		cmocka_unit_test(test_bounce_window_and_exhaustion),
 		cmocka_unit_test(test_bounce_after_cut_back),
 		cmocka_unit_test(test_granules_and_neighbours),

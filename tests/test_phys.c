@@ -30,6 +30,8 @@
 #include <dmakit/space.h>
 #include <dmakit/spec.h>
 
+#include "proc_long.h"
+
 #define PG 4096ul
 #define HUGE (2ul << 20)
 
@@ -307,32 +309,6 @@ static void check_huge(struct dmk_space *sp, char *p)
 	assert_int_equal(dmk_dma_complete(dma), 0);
 	assert_int_equal(dmk_dma_destroy(dma), 0);
 	assert_int_equal(dmk_region_unregister(r), 0);
-}
-
-static long read_long(const char *path)
-{
-	char buf[64] = "";
-	int fd = open(path, O_RDONLY);
-	ssize_t got;
-
-	if (fd < 0)
-		return -1;
-	got = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	return got > 0 ? atol(buf) : -1;
-}
-
-static int write_long(const char *path, long v)
-{
-	char buf[64];
-	int fd = open(path, O_WRONLY), len, ok;
-
-	if (fd < 0)
-		return -1;
-	len = snprintf(buf, sizeof(buf), "%ld\n", v);
-	ok = write(fd, buf, (size_t)len) == len;
-	close(fd);
-	return ok ? 0 : -1;
 }
 
 #define NR_HUGE "/proc/sys/vm/nr_hugepages"

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Spaces, registrations and translation (include/dmakit/{space,region}.h)
- * on the sim space, and the simulated device's accesses and fault log.
+ * on the sim space, and the simulated device's accesses and fault log
+ * (foreign host memory that cannot be faulted in included).
  * Expected device addresses are computed from the sim's documented layout
  * (contig: one range a registration, handed out from the window's start;
  * reversed: descending pages), never read back from the library.
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -692,6 +694,81 @@ static void test_sim_window_ends_at_2_64(void **state)
 	unpages(p, 6);
 }
 
+/*
+ * Foreign memory (dmki_region_register_foreign()) behind registered device
+ * pages that cannot be faulted in: a shared mapping of a memfd that then
+ * shrank, its last pages past the end of the file (a load or store there
+ * raises SIGBUS). The simulated device's access fails, logged; the pages
+ * before move. Foreign and plain registrations of the same memory are two.
+ * And an access of more pieces than one kernel copy takes (reversed
+ * layout: a piece a page), and one that ends at 2^64.
+ */
+static void test_sim_host_page_faults(void **state)
+{
+	struct dmk_space *sp = sim_space(DMK_SIM_REVERSED, PG, UINT64_C(1) << 30, 1);
+	struct dmk_sim_fault f[2];
+	struct dmk_region *r, *plain;
+	char *p, buf[3 * 4096], *big, *back;
+	uint64_t dev;
+	int fd;
+
+	(void)state;
+	p = memfd_pages(3, 1, &fd);
+	plain = reg(sp, p, 3 * PG, DMK_PROT_RW);
+	assert_int_equal(dmki_region_register_foreign(sp, p, 3 * PG, DMK_PROT_RW, &r), 0);
+	assert_ptr_not_equal(r, plain);
+	assert_int_equal(dmk_region_unregister(plain), 0);
+	assert_int_equal(ftruncate(fd, PG), 0);	/* pages 1 and 2: past the end */
+
+	memset(buf, 0x5a, sizeof(buf));
+	dev = tr(sp, p + PG);	/* reversed: page 1 then page 0 */
+	assert_int_equal(dmk_sim_dma_write(sp, dev, buf, 2 * PG), -EFAULT);
+	assert_reason("could not be faulted in");
+	assert_int_equal(dmk_sim_dma_read(sp, tr(sp, p + 2 * PG) + 8, buf, 8), -EFAULT);
+	take_faults(sp, f, 2, 2);
+	assert_fault(&f[0], dev, 2 * PG, 1, "host page faulted");
+	assert_fault(&f[1], tr(sp, p + 2 * PG) + 8, 8, 0, "host page faulted");
+	/* the page within the file still moves */
+	assert_int_equal(dmk_sim_dma_write(sp, tr(sp, p), buf, PG), 0);
+	assert_memory_equal(p, buf, PG);
+	assert_int_equal(dmk_region_unregister(r), 0);
+	unpages(p, 3);
+	close(fd);
+
+	/* 100 pieces, in two kernel copies, each byte where it belongs */
+	big = pages(100);
+	back = malloc(100 * PG);
+	assert_non_null(back);
+	assert_int_equal(dmki_region_register_foreign(sp, big, 100 * PG, DMK_PROT_RW, &r), 0);
+	dev = tr(sp, big + 99 * PG);
+	assert_int_equal(dmk_sim_dma_read(sp, dev, back, 100 * PG), 0);
+	for (size_t i = 0; i < 100; i++)
+		assert_memory_equal(back + i * PG, big + (99 - i) * PG, PG);
+	for (size_t i = 0; i < 100 * PG; i++)
+		back[i] = (char)(i * 7);
+	assert_int_equal(dmk_sim_dma_write(sp, dev, back, 100 * PG), 0);
+	for (size_t i = 0; i < 100; i++)
+		assert_memory_equal(big + (99 - i) * PG, back + i * PG, PG);
+	take_faults(sp, f, 2, 0);
+	assert_int_equal(dmk_region_unregister(r), 0);
+	assert_int_equal(dmk_space_destroy(sp), 0);
+
+	/* foreign memory at the top of the device's space, an access ending at 2^64 */
+	sp = NULL;
+	assert_int_equal(dmk_space_sim_create(&(struct dmk_sim_config){ PG, 0 - 2 * PG, 2 * PG,
+								  DMK_SIM_CONTIG, 1 }, &sp), 0);
+	assert_int_equal(dmki_region_register_foreign(sp, big, 2 * PG, DMK_PROT_RW, &r), 0);
+	assert_int_equal(tr(sp, big), 0 - 2 * PG);
+	assert_int_equal(dmk_sim_dma_write(sp, 0 - 2 * PG, back, 2 * PG), 0);
+	assert_memory_equal(big, back, 2 * PG);
+	assert_int_equal(dmk_sim_dma_read(sp, UINT64_MAX, buf, 1), 0);
+	assert_int_equal(buf[0], big[2 * PG - 1]);
+	assert_int_equal(dmk_region_unregister(r), 0);
+	assert_int_equal(dmk_space_destroy(sp), 0);
+	free(back);
+	unpages(big, 100);
+}
+
 static void test_sim_fault_log_keeps_newest(void **state)
 {
 	struct dmk_space *sp = sim_space(DMK_SIM_CONTIG, PG, UINT64_C(1) << 30, 1);
@@ -764,6 +841,7 @@ int main(void)
 		cmocka_unit_test(test_register_inside_younger_overlap),
 		cmocka_unit_test(test_shared_host_page),
 		cmocka_unit_test(test_sim_device_access),
+		cmocka_unit_test(test_sim_host_page_faults),
 		cmocka_unit_test(test_sim_fault_log_keeps_newest),
 		cmocka_unit_test(test_sim_calls_on_other_spaces),
 	};

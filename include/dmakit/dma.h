@@ -219,11 +219,21 @@ enum dmk_sync {
  * @when: %DMK_SYNC_FOR_DEVICE or %DMK_SYNC_FOR_CPU.
  *
  * Costs nothing when nothing was bounced. Call it every time anyway: a
- * command that bounced and is not synced moves stale bytes.
+ * command that bounced and is not synced moves stale bytes. The bytes are
+ * moved with memcpy(), except those of a client's file that the driver
+ * daemon maps (dmk_ipc_client_register_memfd() on a hugetlbfs memfd),
+ * whose pages the client may take away: the kernel moves those
+ * (process_vm_readv() on this process, one call for up to 64 pieces), and
+ * a page that cannot be faulted in fails the sync instead of raising
+ * SIGBUS.
  *
  * Thread safety: not with other uses of @dma.
  *
- * Return: 0; -EINVAL when @dma is not prepared or @when is unknown.
+ * Return: 0; -EINVAL when @dma is not prepared or @when is unknown; for a
+ * client's file, -EFAULT when a page of it could not be faulted in (the
+ * pieces before it moved; after %DMK_SYNC_FOR_DEVICE do not start the
+ * device), -ENOSYS or -EPERM when this process may not use
+ * process_vm_readv() (a seccomp filter).
  */
 int dmk_dma_sync(struct dmk_dma *dma, enum dmk_sync when);
 

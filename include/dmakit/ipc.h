@@ -108,7 +108,10 @@ enum dmk_ipc_type {
  * @DMK_IPC_ROUTE_MEMFD: the buffer lies in a file (memfd, hugetlbfs) whose
  *	descriptor travels with the REGISTER message; the daemon maps it and
  *	registers it in its space, and the device moves the bytes straight
- *	into the shared pages. Zero copy.
+ *	into the shared pages. Zero copy. Only a memfd sealed with
+ *	F_SEAL_SHRINK (seals read before the size), within its size; the
+ *	rules for the file are dmk_ipc_client_register_memfd()'s
+ *	(<dmakit/ipc_client.h>).
  * @DMK_IPC_ROUTE_COPY: the buffer is ordinary memory of the client; the
  *	daemon copies it through a bounce buffer of its own, to and from the
  *	address space of the process that registered it. The REGISTER

@@ -88,22 +88,50 @@ int dmk_ipc_memfd_alloc(size_t len, void **va, int *fd);
  * dmk_ipc_client_register_memfd() - offer a file-backed buffer (zero copy)
  * @c: the connection.
  * @fd: a memfd (MFD_HUGETLB for huge pages) sealed with F_SEAL_SHRINK,
- *	as dmk_ipc_memfd_alloc() makes; files that cannot be sealed are
- *	refused. It stays the caller's.
- * @offset: where the buffer starts in the file, a multiple of 4096.
+ *	as dmk_ipc_memfd_alloc() makes. It stays the caller's.
+ * @offset: where the buffer starts in the file, a multiple of 4096 (of
+ *	the huge page size for a hugetlbfs memfd).
  * @length: its bytes.
  * @prot: DMK_PROT_READ (the device reads it: disk writes),
  *	DMK_PROT_WRITE (disk reads) or both.
  * @handle: receives the region handle.
  * @route: receives the route the daemon granted (%DMK_IPC_ROUTE_MEMFD).
  *
+ * The daemon maps the file and keeps the mapping until the region is
+ * unregistered; the caller keeps its descriptor, so the daemon trusts only
+ * what seals make permanent, each read after its seal.
+ *
+ * Which files: only a memfd (shmem or hugetlbfs) sealed with F_SEAL_SHRINK;
+ * any other descriptor is refused with -EINVAL. The daemon reads the seals
+ * first and the size after, so the buffer lies within what the file can
+ * never shrink below. F_SEAL_GROW is not needed: the file may grow, the
+ * region stays as registered. A device that writes the buffer
+ * (DMK_PROT_WRITE) needs a descriptor open for writing and a file not
+ * sealed with F_SEAL_WRITE or F_SEAL_FUTURE_WRITE (-EACCES).
+ *
+ * Holes: without F_SEAL_WRITE the caller may still punch holes into the
+ * file (fallocate(FALLOC_FL_PUNCH_HOLE)). That loses the caller's own
+ * bytes, never the daemon or anyone else's memory. A device behind an
+ * IOMMU (VFIO) keeps reading and writing the pages pinned at registration,
+ * which a punched range no longer holds: there the caller sees a zeroed
+ * page and never the device's bytes, until it registers the range again.
+ * Where the daemon's own CPU moves the bytes (the sim backend, bounce
+ * copies), a shmem hole is filled with a zeroed page that the caller shares
+ * again; a hugetlbfs hole needs a page from the huge page pool, and with
+ * the pool empty the request fails with -EFAULT: the daemon moves the bytes
+ * of a hugetlbfs file with the kernel (process_vm_readv() on itself), never
+ * with its own loads and stores, so nothing in the file can fault it.
+ *
  * Thread safety: not with other uses of @c.
  *
- * Return: 0; the daemon's refusal: -EINVAL (a range past the file's end,
- * a file that may shrink), -ENOSPC (the connection's limits on regions or
- * pinned bytes), -EDQUOT (the daemon's limit on the bytes it pins for all
- * clients together, or its device's mapping limit), -EFAULT, -ENOMEM;
- * -ECONNRESET when the daemon is gone.
+ * Return: 0; the daemon's refusal: -EINVAL (not a memfd, not sealed with
+ * F_SEAL_SHRINK, a range past the file's end, an offset that is not a
+ * multiple of the file's page), -EACCES (a device that writes a buffer the
+ * descriptor or a seal keeps from writing), -ENOSPC (the connection's
+ * limits on regions or pinned bytes), -EDQUOT (the daemon's limit on the
+ * bytes it pins for all clients together, or its device's mapping limit),
+ * -EFAULT, -ENOMEM; -ECONNRESET when the daemon is gone. Later requests on
+ * the region: -EFAULT where a page of it cannot be had (see above).
  */
 int dmk_ipc_client_register_memfd(struct dmk_ipc_client *c, int fd, uint64_t offset,
 				  uint64_t length, unsigned prot, uint64_t *handle,

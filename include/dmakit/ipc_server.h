@@ -13,8 +13,14 @@
  *	dmk_ipc_backend_destroy(be);
  *
  * Four routes are served. The memfd route: the daemon maps the file
- * descriptor the application sent, registers the mapping in the backend's
- * space and the device moves the bytes straight into the shared pages. The
+ * descriptor the application sent (a memfd sealed with F_SEAL_SHRINK,
+ * checked before its size is read), registers the mapping in the backend's
+ * space and the device moves the bytes straight into the shared pages.
+ * Where the daemon's own CPU moves bytes of a client's hugetlbfs file (the
+ * sim backend's device, bounce copies) the kernel copies them, so a page
+ * the client took away (a hole with the huge page pool empty) fails that
+ * request with -EFAULT and never faults the daemon; a shmem memfd cannot
+ * fault within its size. The
  * pool route: the daemon allocates the memory (a memfd sealed against
  * resizing), registers it and sends its descriptor to the application,
  * which maps the same pages. The copy route, only when the application

@@ -62,7 +62,10 @@ struct dmk_sim_config {
  * @addr: first device address of the access.
  * @len: bytes the access asked for.
  * @write: 1 when the device wrote memory, 0 when it read.
- * @reason: "not mapped", "no write permission" or "no read permission".
+ * @reason: "not mapped", "no write permission" or "no read permission";
+ *	"host page faulted" when the device's pages are mapped but the host
+ *	memory behind them, a client's file that the driver daemon maps
+ *	(<dmakit/ipc_client.h>), could not be faulted in.
  */
 struct dmk_sim_fault {
 	uint64_t addr;
@@ -151,11 +154,19 @@ int dmk_space_translate(const struct dmk_space *space, const void *va, uint64_t 
  * @len: how many.
  *
  * Every page touched must be mapped with write permission; otherwise
- * nothing is written and a fault is logged, as a real IOMMU would.
+ * nothing is written and a fault is logged, as a real IOMMU would. The
+ * bytes are moved with memcpy(), except into a client's file that the
+ * driver daemon maps (dmk_ipc_client_register_memfd() on a hugetlbfs
+ * memfd), whose pages the client may take away: the kernel moves those
+ * (process_vm_readv() on this process), and a page that cannot be faulted
+ * in fails the access, logged, instead of raising SIGBUS; the bytes before
+ * that page may have been written.
  *
  * Thread safety: safe.
  *
- * Return: 0; -EFAULT on an IOMMU fault; -EINVAL when @space is not sim.
+ * Return: 0; -EFAULT on an IOMMU fault or a host page that faulted;
+ * -EINVAL when @space is not sim; for a client's file, -ENOSYS or -EPERM
+ * when this process may not use process_vm_readv() (a seccomp filter).
  */
 int dmk_sim_dma_write(struct dmk_space *space, uint64_t dev, const void *src, size_t len);
 
@@ -166,10 +177,13 @@ int dmk_sim_dma_write(struct dmk_space *space, uint64_t dev, const void *src, si
  * @dst: where the bytes go.
  * @len: how many.
  *
+ * As dmk_sim_dma_write(): checked first, then moved.
+ *
  * Thread safety: safe.
  *
- * Return: 0; -EFAULT on an IOMMU fault (logged); -EINVAL when @space is
- * not sim.
+ * Return: 0; -EFAULT on an IOMMU fault or a host page that faulted
+ * (logged); -EINVAL when @space is not sim; -ENOSYS or -EPERM as for
+ * dmk_sim_dma_write().
  */
 int dmk_sim_dma_read(struct dmk_space *space, uint64_t dev, void *dst, size_t len);
 

@@ -11,6 +11,7 @@
 #include <dmakit/dma.h>
 
 #include "../core/error_priv.h"
+#include "../core/nofault_priv.h"
 #include "../space/space_priv.h"
 #include "dma_priv.h"
 
@@ -133,6 +134,41 @@ const struct dmk_seg *dmk_dma_segs(const struct dmk_dma *d, size_t *nsegs)
 	return d->segs;
 }
 
+/*
+ * The bounce copies, into the pool (@to_pool) or back into the caller's
+ * memory: with memcpy(), or with the kernel for foreign memory
+ * (dmki_region_register_foreign(): a client's file the driver daemon maps),
+ * whose pages may be gone, so that such a page fails the sync instead of
+ * raising SIGBUS here. Up to DMKI_NOFAULT_IOV pieces a kernel copy.
+ */
+static int bounce_copy(struct dmk_dma *d, bool to_pool)
+{
+	struct iovec host[DMKI_NOFAULT_IOV], pool[DMKI_NOFAULT_IOV];
+	unsigned k = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < d->ncopies && !rc; i++) {
+		const struct copy *c = &d->copies[i];
+
+		if (!c->foreign) {
+			if (to_pool)
+				memcpy(c->bounce, c->host, c->len);
+			else
+				memcpy(c->host, c->bounce, c->len);
+			continue;
+		}
+		host[k] = (struct iovec){ c->host, (size_t)c->len };
+		pool[k] = (struct iovec){ c->bounce, (size_t)c->len };
+		if (++k == DMKI_NOFAULT_IOV) {
+			rc = to_pool ? dmki_copy_nofault(pool, k, host, k) : dmki_copy_nofault(host, k, pool, k);
+			k = 0;
+		}
+	}
+	if (k && !rc)
+		rc = to_pool ? dmki_copy_nofault(pool, k, host, k) : dmki_copy_nofault(host, k, pool, k);
+	return rc;
+}
+
 int dmk_dma_sync(struct dmk_dma *d, enum dmk_sync when)
 {
 	if (unlikely(!d || !d->prepared))
@@ -142,11 +178,9 @@ int dmk_dma_sync(struct dmk_dma *d, enum dmk_sync when)
 	if (likely(!d->ncopies))
 		return 0;
 	if (when == DMK_SYNC_FOR_DEVICE && (d->dir & DMK_TO_DEVICE))
-		for (size_t i = 0; i < d->ncopies; i++)
-			memcpy(d->copies[i].bounce, d->copies[i].host, d->copies[i].len);
+		return bounce_copy(d, true);
 	if (when == DMK_SYNC_FOR_CPU && (d->dir & DMK_FROM_DEVICE))
-		for (size_t i = 0; i < d->ncopies; i++)
-			memcpy(d->copies[i].host, d->copies[i].bounce, d->copies[i].len);
+		return bounce_copy(d, false);
 	return 0;
 }
 

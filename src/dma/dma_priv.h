@@ -58,6 +58,7 @@ struct copy {
 	char *host;
 	char *bounce;
 	uint64_t len;
+	bool foreign;	/* @host is foreign memory: copied by the kernel (dma.c) */
 };
 
 struct chunk_run {

@@ -577,8 +577,8 @@ static uint64_t exit_point(const struct gen *g, uint64_t d0, uint64_t len)
 	return k;
 }
 
-/* Copy-route @n bytes at @va through the pool. */
-static int bounce_bytes(struct gen *g, char *va, uint64_t n, uint64_t *done)
+/* Copy-route @n bytes at @va (of a region @foreign or not) through the pool. */
+static int bounce_bytes(struct gen *g, char *va, uint64_t n, bool foreign, uint64_t *done)
 {
 	struct dmk_dma *d = g->d;
 	struct dmk_bounce_pool *p = d->pool;
@@ -614,12 +614,13 @@ static int bounce_bytes(struct gen *g, char *va, uint64_t n, uint64_t *done)
 			char *b = p->mem + g->chunk * p->chunk + g->chunk_used;
 			struct copy *last = d->ncopies ? &d->copies[d->ncopies - 1] : NULL;
 
-			if (last && last->host + last->len == va && last->bounce + last->len == b) {
+			if (last && last->host + last->len == va && last->bounce + last->len == b &&
+			    last->foreign == foreign) {
 				last->len += used;
 			} else {
 				if (dmki_grow((void **)&d->copies, &d->copies_cap, d->ncopies + 1, sizeof(*d->copies)))
 					return dmki_fail(-ENOMEM, "out of memory for bounce records");
-				d->copies[d->ncopies++] = (struct copy){ va, b, used };
+				d->copies[d->ncopies++] = (struct copy){ va, b, used, foreign };
 			}
 			g->chunk_used += used;
 			d->bounced += used;
@@ -707,7 +708,7 @@ static int generate(struct gen *g)
 			 * may have cut the bounce segment on the way, which
 			 * moves the point where it can legally end.
 			 */
-			rc = bounce_bytes(g, va, k, &used);
+			rc = bounce_bytes(g, va, k, r->foreign, &used);
 			g->entered = false;
 			if (rc == EMIT_FULL)
 				break;

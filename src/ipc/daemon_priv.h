@@ -2,7 +2,8 @@
 /*
  * Internal: the driver daemon's server, shared by its files. daemon.c is
  * the poll loop, connections and their lifetime; daemon_region.c the
- * REGISTER and UNREGISTER of the four routes; daemon_io.c the checks and
+ * REGISTER and UNREGISTER of the four routes; daemon_memfd.c the files the
+ * memfd route accepts, maps and registers; daemon_io.c the checks and
  * the moving of a READ or WRITE; daemon_ring.c the shared-memory rings;
  * daemon_device.c the ring requests on the device (the backend's
  * asynchronous path, backend_priv.h), their completions and the draining of
@@ -172,6 +173,12 @@ void dmki_srv_unregister(struct dmk_ipc_server *srv, struct srv_client *c,
 int dmki_peer_bind(pid_t sender, int pidfd, bool write, int *mem_fd, char *why, size_t wl);
 int dmki_peer_check(const struct srv_region *r, pid_t sender, char *why, size_t wl);
 bool dmki_peer_alive(int pidfd);
+
+/* daemon_memfd.c: the memfd route's file checked (its seals first, then
+ * its size), mapped (nr->map, nr->map_len) and registered (nr->reg); or a
+ * negative errno with the reason in @why, nothing kept. */
+int dmki_srv_memfd_map(struct dmk_ipc_server *srv, const struct dmk_ipc_register *rq, int fd,
+		       struct srv_region *nr, char *why, size_t wl);
 
 /* daemon_io.c: a READ or WRITE checked (0, or a negative errno with the
  * reason in @why), then moved and counted. */

@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -95,8 +94,10 @@ static uint64_t new_handle(struct dmk_ipc_server *srv)
 }
 
 /* The pool route: memory of the daemon's, a memfd sealed so that neither
- * side can shrink or grow it, mapped and registered here; its descriptor
- * goes to the client, which maps the same pages. */
+ * side can shrink or grow it (nor seal it further), mapped and registered
+ * here; its descriptor goes to the client, which maps the same pages. The
+ * client may punch holes into it: shmem fills them with zeroed pages on the
+ * next access, the client's bytes lost, nothing faulted (daemon_memfd.c). */
 static int pool_alloc(struct dmk_ipc_server *srv, struct srv_region *nr, int *pool_fd)
 {
 	int mprot = PROT_READ | (nr->prot & DMK_PROT_WRITE ? PROT_WRITE : 0);
@@ -240,41 +241,9 @@ void dmki_srv_register(struct dmk_ipc_server *srv, struct srv_client *c,
 	nr.prot = rq->prot;
 	nr.len = rq->length;
 	if (rq->route == DMK_IPC_ROUTE_MEMFD) {
-		struct stat st;
-		int seals, mprot, rc;
+		int rc = dmki_srv_memfd_map(srv, rq, fd, &nr, why, sizeof(why));
 
-		if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-			dmki_srv_refuse(srv, c, m->seq, -EINVAL, "REGISTER: the descriptor is not a regular file");
-			goto out;
-		}
-		if (rq->offset > (uint64_t)st.st_size || rq->length > (uint64_t)st.st_size - rq->offset) {
-			snprintf(why, sizeof(why), "REGISTER: %llu+%llu is past the file's %lld bytes",
-				 (unsigned long long)rq->offset, (unsigned long long)rq->length,
-				 (long long)st.st_size);
-			dmki_srv_refuse(srv, c, m->seq, -EINVAL, why);
-			goto out;
-		}
-		seals = fcntl(fd, F_GET_SEALS);
-		if (seals < 0 || !(seals & F_SEAL_SHRINK)) {
-			dmki_srv_refuse(srv, c, m->seq, -EINVAL,
-			       "REGISTER: the file is not sealed with F_SEAL_SHRINK (it could shrink under the device)");
-			goto out;
-		}
-		mprot = PROT_READ | (rq->prot & DMK_PROT_WRITE ? PROT_WRITE : 0);
-		nr.map_len = (size_t)((rq->length + PAGE - 1) & ~(uint64_t)(PAGE - 1));
-		nr.map = mmap(NULL, nr.map_len, mprot, MAP_SHARED, fd, (off_t)rq->offset);
-		if (nr.map == MAP_FAILED) {
-			int e = errno;
-
-			nr.map = NULL;
-			snprintf(why, sizeof(why), "REGISTER: mapping the file: %s", strerror(e));
-			dmki_srv_refuse(srv, c, m->seq, -e, why);
-			goto out;
-		}
-		rc = dmk_region_register(srv->be->space, nr.map, (size_t)rq->length, rq->prot, &nr.reg);
 		if (rc) {
-			snprintf(why, sizeof(why), "REGISTER: %s", dmk_last_error());
-			munmap(nr.map, nr.map_len);
 			dmki_srv_refuse(srv, c, m->seq, rc, why);
 			goto out;
 		}

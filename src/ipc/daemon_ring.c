@@ -34,8 +34,11 @@ void dmki_srv_ring_free(struct srv_ring *rg)
 	memset(rg, 0, sizeof(*rg));
 }
 
-/* RINGS: a memfd holding both rings (sealed: neither side can resize it)
- * and two eventfds, sent to the client with the answer. */
+/* RINGS: a memfd holding both rings (sealed: neither side can resize it
+ * or seal it further) and two eventfds, sent to the client with the answer.
+ * A hole the client punches into it reads as zeros here (shmem refills it),
+ * never a fault: ring indices and entries that make no sense then are
+ * refused as any others. */
 void dmki_srv_rings(struct dmk_ipc_server *srv, struct srv_client *c, const struct dmk_ipc_msg *m)
 {
 	struct srv_ring *rg = &c->ring;

@@ -51,16 +51,18 @@ static void list_del(struct dmk_space *sp, struct dmk_region *r)
 	sp->nregions--;
 }
 
-/* An existing registration containing [va, va + len) with @prot, or NULL. */
+/* An existing registration containing [va, va + len) with @prot, as
+ * @foreign as asked, or NULL. */
 static struct dmk_region *find_container(struct dmk_space *sp, uintptr_t va, size_t len,
-					 unsigned prot)
+					 unsigned prot, bool foreign)
 {
 	struct dmk_region *r;
 	uint64_t dev;
 
 	if (!dmki_radix_lookup(&sp->radix, va, &dev, &r))
 		return NULL;
-	if (r && va >= r->va && va + len <= r->va + r->len && (r->prot & prot) == prot)
+	if (r && va >= r->va && va + len <= r->va + r->len && (r->prot & prot) == prot &&
+	    r->foreign == foreign)
 		return r;
 	/*
 	 * The page translates through an older registration that does not
@@ -68,7 +70,8 @@ static struct dmk_region *find_container(struct dmk_space *sp, uintptr_t va, siz
 	 * pages shared by registrations get here: others never search.
 	 */
 	for (r = sp->regions; r; r = r->next)
-		if (va >= r->va && va + len <= r->va + r->len && (r->prot & prot) == prot)
+		if (va >= r->va && va + len <= r->va + r->len && (r->prot & prot) == prot &&
+		    r->foreign == foreign)
 			return r;
 	return NULL;
 }
@@ -95,8 +98,8 @@ static void mark_overlaps(struct dmk_space *sp, struct dmk_region *r)
 	}
 }
 
-int dmk_region_register(struct dmk_space *sp, void *va, size_t len, unsigned prot,
-			struct dmk_region **out)
+static int region_register(struct dmk_space *sp, void *va, size_t len, unsigned prot,
+			   bool foreign, struct dmk_region **out)
 {
 	uintptr_t start = (uintptr_t)va;
 	struct dmk_region *r;
@@ -113,7 +116,7 @@ int dmk_region_register(struct dmk_space *sp, void *va, size_t len, unsigned pro
 				 va, len);
 
 	pthread_mutex_lock(&sp->lock);
-	r = find_container(sp, start, len, prot);
+	r = find_container(sp, start, len, prot, foreign);
 	if (r) {
 		r->refs++;
 		pthread_mutex_unlock(&sp->lock);
@@ -131,6 +134,7 @@ int dmk_region_register(struct dmk_space *sp, void *va, size_t len, unsigned pro
 	r->pva = align_down(start, DMK_HOST_PAGE);
 	r->plen = align_up(start + len, DMK_HOST_PAGE) - r->pva;
 	r->prot = prot;
+	r->foreign = foreign;
 	r->refs = 1;
 	atomic_init(&r->state, DMK_REGION_LIVE);
 	err = sp->ops->map(sp, r);
@@ -158,6 +162,18 @@ int dmk_region_register(struct dmk_space *sp, void *va, size_t len, unsigned pro
 	pthread_mutex_unlock(&sp->lock);
 	*out = r;
 	return 0;
+}
+
+int dmk_region_register(struct dmk_space *sp, void *va, size_t len, unsigned prot,
+			struct dmk_region **out)
+{
+	return region_register(sp, va, len, prot, false, out);
+}
+
+int dmki_region_register_foreign(struct dmk_space *sp, void *va, size_t len, unsigned prot,
+				 struct dmk_region **out)
+{
+	return region_register(sp, va, len, prot, true, out);
 }
 
 static bool held_by_a_command(struct dmk_space *sp, const struct dmk_region *r)

@@ -13,13 +13,16 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
+#include <dmakit/error.h>
 #include <dmakit/space.h>
 
 #include "../core/error_priv.h"
+#include "../core/nofault_priv.h"
 #include "space_priv.h"
 
 #define FAULT_LOG 256
@@ -30,6 +33,7 @@ struct extent {
 	uint64_t len;
 	uintptr_t host;
 	unsigned prot;
+	bool foreign;		/* its region's: copied by the kernel */
 };
 
 struct sim {
@@ -225,7 +229,7 @@ static int sim_map(struct dmk_space *sp, struct dmk_region *r)
 			goto out;
 	}
 	if (s->cfg.layout == DMK_SIM_CONTIG) {
-		struct extent e = { base + (r->pva - first), r->plen, r->pva, r->prot };
+		struct extent e = { base + (r->pva - first), r->plen, r->pva, r->prot, r->foreign };
 
 		r->linear = true;
 		r->dev_base = e.dev;
@@ -250,7 +254,7 @@ static int sim_map(struct dmk_space *sp, struct dmk_region *r)
 			d = base + (npages - 1 - i) * page;
 		else if ((err = random_page(s, &d)))
 			break;
-		e = (struct extent){ d + (lo - (first + i * page)), hi - lo, lo, r->prot };
+		e = (struct extent){ d + (lo - (first + i * page)), hi - lo, lo, r->prot, r->foreign };
 		if ((err = ext_insert(s, &e)))
 			break;
 		for (uintptr_t va = lo; va < hi; va += DMK_HOST_PAGE)
@@ -360,8 +364,44 @@ static void log_fault(struct sim *s, uint64_t dev, uint64_t len, int write, cons
 }
 
 /*
+ * Copy the @len bytes at device address @dev between the extents from @i on
+ * and @buf, up to DMKI_NOFAULT_IOV extents a kernel copy (nofault_priv.h):
+ * for foreign memory (dmki_region_register_foreign()), whose pages may be
+ * gone, where a load or store would raise SIGBUS. Counted in bytes done,
+ * as the access may end at 2^64.
+ */
+static int copy_nofault(struct sim *s, size_t i, uint64_t dev, size_t len, char *buf,
+			int write)
+{
+	uint64_t d = dev, done = 0;
+	int err = 0;
+
+	while (done < len && !err) {
+		struct iovec host[DMKI_NOFAULT_IOV], mine;
+		uint64_t start = done;
+		unsigned k = 0;
+
+		for (; done < len && k < DMKI_NOFAULT_IOV; i++, k++) {
+			uint64_t off = d - s->ext[i].dev, n = min_u64(s->ext[i].len - off, len - done);
+
+			host[k].iov_base = (char *)s->ext[i].host + off;
+			host[k].iov_len = n;
+			done += n;
+			d += n;
+		}
+		mine.iov_base = buf + start;
+		mine.iov_len = (size_t)(done - start);
+		err = write ? dmki_copy_nofault(host, k, &mine, 1) : dmki_copy_nofault(&mine, 1, host, k);
+	}
+	return err;
+}
+
+/*
  * Check the whole access first, so that a fault moves no byte at all, then
- * copy extent by extent.
+ * copy extent by extent: with memcpy(), or with the kernel when an extent
+ * is foreign. Foreign memory that cannot be faulted in (a hole in a
+ * client's hugetlbfs file with the pool empty) is logged as a fault and
+ * fails the access with -EFAULT, the bytes before it moved.
  */
 static int sim_access(struct dmk_space *sp, uint64_t dev, void *buf, size_t len, int write)
 {
@@ -369,7 +409,9 @@ static int sim_access(struct dmk_space *sp, uint64_t dev, void *buf, size_t len,
 	unsigned need = write ? DMK_PROT_WRITE : DMK_PROT_READ;
 	const char *why = NULL;
 	uint64_t d = dev, last, done;
+	bool foreign = false;
 	size_t i;
+	int err = 0;
 
 	if (!s)
 		return dmki_fail(-EINVAL, "not a sim space");
@@ -381,14 +423,16 @@ static int sim_access(struct dmk_space *sp, uint64_t dev, void *buf, size_t len,
 	if (len - 1 > UINT64_MAX - dev)
 		why = "not mapped";
 	for (i = ext_search(s, d); !why; i++) {
-		if (i >= s->next || s->ext[i].dev > d)
+		if (i >= s->next || s->ext[i].dev > d) {
 			why = "not mapped";
-		else if (!(s->ext[i].prot & need))
+		} else if (!(s->ext[i].prot & need)) {
 			why = write ? "no write permission" : "no read permission";
-		else if (ext_last(&s->ext[i]) >= last)
-			break;
-		else
+		} else {
+			foreign |= s->ext[i].foreign;
+			if (ext_last(&s->ext[i]) >= last)
+				break;
 			d = ext_last(&s->ext[i]) + 1;
+		}
 	}
 	if (why) {
 		log_fault(s, dev, len, write, why);
@@ -396,20 +440,32 @@ static int sim_access(struct dmk_space *sp, uint64_t dev, void *buf, size_t len,
 		return dmki_fail(-EFAULT, "sim IOMMU fault: device %s %zu bytes at %#" PRIx64 ": %s",
 				 write ? "wrote" : "read", len, dev, why);
 	}
-	/* Counted in bytes done: d passes 2^64 (to 0) only after the last one. */
-	for (done = 0, d = dev, i = ext_search(s, d); done < len; i++) {
-		uint64_t off = d - s->ext[i].dev, n = min_u64(s->ext[i].len - off, len - done);
-		char *host = (char *)s->ext[i].host + off;
+	if (foreign) {
+		err = copy_nofault(s, ext_search(s, dev), dev, len, buf, write);
+	} else {
+		/* Counted in bytes done: d passes 2^64 (to 0) only after the last one. */
+		for (done = 0, d = dev, i = ext_search(s, d); done < len; i++) {
+			uint64_t off = d - s->ext[i].dev, n = min_u64(s->ext[i].len - off, len - done);
+			char *host = (char *)s->ext[i].host + off;
 
-		if (write)
-			memcpy(host, (const char *)buf + done, n);
-		else
-			memcpy((char *)buf + done, host, n);
-		done += n;
-		d += n;
+			if (write)
+				memcpy(host, (const char *)buf + done, n);
+			else
+				memcpy((char *)buf + done, host, n);
+			done += n;
+			d += n;
+		}
+	}
+	if (err) {
+		char cause[200];
+
+		snprintf(cause, sizeof(cause), "%s", dmk_last_error());
+		log_fault(s, dev, len, write, "host page faulted");
+		err = dmki_fail(err, "sim device: %s %zu bytes at %#" PRIx64 ": %s",
+				write ? "wrote" : "read", len, dev, cause);
 	}
 	pthread_rwlock_unlock(&s->lock);
-	return 0;
+	return err;
 }
 
 int dmk_sim_dma_write(struct dmk_space *sp, uint64_t dev, const void *src, size_t len)

@@ -65,6 +65,7 @@ struct dmk_region {
 	uint64_t dev_base;	/* when linear */
 	uint64_t *pages;	/* when not linear; freed by the core */
 	size_t dev_runs;	/* device-contiguous runs, for dmk_region_info */
+	bool foreign;		/* dmki_region_register_foreign() */
 	void *backend_priv;	/* the backend's own record */
 	struct dmk_region *prev, *next;	/* space->regions, under space->lock */
 };
@@ -120,6 +121,21 @@ struct dmk_space {
  * Returns 0 or -ENOMEM (after dmki_fail()).
  */
 int dmki_space_new(const struct dmk_space_ops *ops, void *priv, struct dmk_space **out);
+
+/*
+ * dmki_region_register_foreign() - dmk_region_register() for memory whose
+ * pages may go at any time
+ *
+ * For a mapping of a file another process controls (the driver daemon's
+ * mapping of a client's hugetlbfs memfd: a hole punched into it while the
+ * huge page pool is empty faults on the next access). The library's own
+ * CPU copies of such memory, the sim device's and the bounce copies, go
+ * through the kernel (core/nofault_priv.h), so that a page that is gone is
+ * an error (-EFAULT) and not SIGBUS; other memory is copied with memcpy().
+ * Never shares a registration with memory registered otherwise.
+ */
+int dmki_region_register_foreign(struct dmk_space *sp, void *va, size_t len, unsigned prot,
+				 struct dmk_region **out);
 
 /* Add or remove a command's hold from the space's list. */
 void dmki_space_add_hold(struct dmk_space *sp, struct dmki_hold *h);

@@ -151,6 +151,10 @@ static int build(struct dmk_nvme *c, struct dmki_nvme_queue *q, unsigned cid, ui
 		cmd[8] = (uint32_t)prp[1];
 		cmd[9] = (uint32_t)(prp[1] >> 32);
 	}
+	/* A bounced piece of memory that faulted (dmk_dma_sync()) leaves stale
+	 * bytes of an earlier command in the pool: the command does not go. */
+	if (!err)
+		err = dmk_dma_sync(dma, DMK_SYNC_FOR_DEVICE);
 	if (err) {
 		dmk_dma_complete(dma);
 		return err;
@@ -158,7 +162,6 @@ static int build(struct dmk_nvme *c, struct dmki_nvme_queue *q, unsigned cid, ui
 	cmd[10] = (uint32_t)lba;
 	cmd[11] = (uint32_t)(lba >> 32);
 	cmd[12] = (uint32_t)(cov / bs - 1);
-	dmk_dma_sync(dma, DMK_SYNC_FOR_DEVICE);
 	dmk_dma_info(dma, &di);
 	q->stats.bounced += di.bounced;
 	q->stats.segments += n;

@@ -109,6 +109,9 @@ void dmki_nvme_slot_put(struct dmki_nvme_queue *q, unsigned cid)
 	struct dmki_nvme_slot *s = &q->slots[cid];
 
 	if (s->used) {
+		/* A failed copy back (a page of the caller's memory that cannot
+		 * be faulted in, dmk_dma_sync()) leaves those bytes out of that
+		 * memory alone; the command's status stands. */
 		dmk_dma_sync(s->used, DMK_SYNC_FOR_CPU);
 		dmk_dma_complete(s->used);
 		s->used = NULL;
