@@ -51,8 +51,7 @@
  * refused with an ERROR -EPERM, logged, and the connection is kept. A
  * message that does not decode, or a message out of place (anything before
  * HELLO, a COMPLETION or ERROR from a client), is answered with an ERROR
- * and that connection alone is closed; so is a connection that does not
- * take an answer within a second. When a connection closes, however it
+ * and that connection alone is closed. When a connection closes, however it
  * closes, its regions are unregistered and unmapped -- after the device
  * has completed every request of it still in flight (ring entries the
  * device holds; the log says how many it waits for, then "drained"); the
@@ -75,6 +74,22 @@
  * that shares the client's ring memory (a child it forked) can start I/O on
  * the client's copy regions, which still reach only the client's own
  * memory while it lives.
+ *
+ * No client delays another's answer by anything but the work its own
+ * messages cost: the server never waits for a client. Answers are sent
+ * without blocking; those a client's socket cannot take (it does not read
+ * them) wait in that connection's queue, DMK_IPC_SERVER_QUEUE answers
+ * deep, each with its descriptors, and go when the socket has room. A
+ * connection whose queue is full when one more answer is due is closed
+ * ("answers not taken" in the log) and its regions released as on any
+ * disconnect. Ring completions are written into the shared memory and a
+ * doorbell rung without waiting; a client that does not reap them only
+ * stops its own submissions (every entry takes a completion slot first).
+ * So a request waits at most for one socket message and one ring's worth
+ * of entries of each other connection, served in turn in the same round
+ * of the loop (with four clients flooding requests whose answers they
+ * never read, the tests hold every answer of a fifth under 200 ms).
+
  */
 #ifndef DMAKIT_IPC_SERVER_H
 #define DMAKIT_IPC_SERVER_H
@@ -90,6 +105,10 @@ struct dmk_space;
 struct dmk_nvme;
 struct dmk_ipc_backend;
 struct dmk_ipc_server;
+
+/* DMK_IPC_SERVER_QUEUE - answers a connection's socket could not take that
+ * the server keeps for it; one more closes the connection. */
+#define DMK_IPC_SERVER_QUEUE 16u
 
 /**
  * dmk_ipc_backend_sim_create() - a RAM disk behind the sim software IOMMU
@@ -321,7 +340,9 @@ int dmk_ipc_server_create(const char *path, struct dmk_ipc_backend *be,
  * @srv: the server.
  *
  * Accepts connections and serves their messages, one at a time, until
- * dmk_ipc_server_stop(). Failing clients never end it.
+ * dmk_ipc_server_stop(). Failing clients never end it, and no client is
+ * waited for (see the top of this header for the bound on what one
+ * client's behaviour costs another).
  *
  * Thread safety: one thread runs a server at a time.
  *

@@ -90,29 +90,6 @@ void dmk_ipc_server_opts_init(struct dmk_ipc_server_opts *opts)
 	opts->ring_poll_us = 0;
 }
 
-/* A client that does not take its answers (1 s, SO_SNDTIMEO) or is gone is
- * closed after the message being served. */
-int dmki_srv_reply(struct srv_client *c, const struct dmk_ipc_msg *m)
-{
-	int rc = dmk_ipc_send(c->fd, m, -1);
-
-	if (rc)
-		c->unheard = true;
-	return rc;
-}
-
-int dmki_srv_reply_error(struct srv_client *c, uint64_t seq, int err, const char *reason)
-{
-	struct dmk_ipc_msg m;
-
-	memset(&m, 0, sizeof(m));
-	m.type = DMK_IPC_ERROR;
-	m.seq = seq;
-	m.error.err = err;
-	snprintf(m.error.reason, sizeof(m.error.reason), "%s", reason);
-	return dmki_srv_reply(c, &m);
-}
-
 /* Refuse a request, keep the connection. */
 void dmki_srv_refuse(struct dmk_ipc_server *srv, struct srv_client *c, uint64_t seq, int err,
 		   const char *reason)
@@ -154,6 +131,7 @@ void dmki_srv_client_release(struct dmk_ipc_server *srv, struct srv_client *c)
 	free(c->regions);
 	dmki_srv_ring_free(&c->ring);
 	dmki_srv_reqs_free(c);
+	dmki_srv_outq_free(c);
 	if (c->fd >= 0)
 		close(c->fd);
 	memset(c, 0, sizeof(*c));
@@ -168,6 +146,7 @@ void dmki_srv_client_close(struct dmk_ipc_server *srv, struct srv_client *c, con
 		dmki_srv_log(srv, "dmakitd: client %u (pid %d): disconnected (%s), %u request(s) on the device: %zu region(s) kept until they complete",
 		     c->id, (int)c->pid, why, c->inflight, c->nregions);
 		dmki_srv_ring_free(&c->ring);
+		dmki_srv_outq_free(c);
 		close(c->fd);
 		c->fd = -1;
 		c->draining = true;
@@ -282,9 +261,10 @@ static void serve_one(struct dmk_ipc_server *srv, struct srv_client *c)
 	}
 }
 
+/* Answers are sent with MSG_DONTWAIT and queued when the socket is full
+ * (daemon_reply.c): nothing here waits for a client. */
 static void accept_one(struct dmk_ipc_server *srv)
 {
-	struct timeval tv = { 1, 0 };
 	struct srv_client *c = NULL;
 	struct ucred cred;
 	socklen_t cl = sizeof(cred);
@@ -314,8 +294,6 @@ static void accept_one(struct dmk_ipc_server *srv)
 		close(fd);
 		return;
 	}
-	/* A client that does not read its answers must not stall the others. */
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	memset(c, 0, sizeof(*c));
 	c->fd = fd;
 	c->id = ++srv->next_id;
@@ -329,7 +307,7 @@ static void accept_one(struct dmk_ipc_server *srv)
 	     (unsigned)c->uid);
 }
 
-static uint64_t now_ns(void)
+uint64_t dmki_srv_now_ns(void)
 {
 	struct timespec ts;
 
@@ -345,7 +323,8 @@ static uint64_t now_ns(void)
  * sleeps it arms every ring's doorbell and looks once more. A device that
  * does not signal (a polled queue) is looked at on every turn while it
  * holds requests, as the in-process driver polls it: sleeping even a
- * millisecond between looks would add that to a request.
+ * millisecond between looks would add that to a request. A socket is
+ * polled for POLLOUT too while answers wait in its queue.
  */
 int dmk_ipc_server_run(struct dmk_ipc_server *srv)
 {
@@ -367,8 +346,10 @@ int dmk_ipc_server_run(struct dmk_ipc_server *srv)
 		srv->pfd[n++] = (struct pollfd){ srv->lfd, POLLIN, 0 };
 		hi = 0;
 		for (unsigned i = 0; i < nc; i++) {
-			srv->pfd[n++] = (struct pollfd){ srv->clients[i].fd, POLLIN, 0 };
-			if (srv->clients[i].fd >= 0)
+			struct srv_client *c = &srv->clients[i];
+
+			srv->pfd[n++] = (struct pollfd){ c->fd, c->out_n ? POLLIN | POLLOUT : POLLIN, 0 };
+			if (c->fd >= 0)
 				hi = i + 1;
 		}
 		for (unsigned i = 0; i < nc; i++) {
@@ -411,9 +392,14 @@ int dmk_ipc_server_run(struct dmk_ipc_server *srv)
 				}
 			}
 			if (c->fd >= 0 && srv->pfd[2 + i].fd == c->fd && srv->pfd[2 + i].revents) {
-				serve_one(srv, c);
+				short ev = srv->pfd[2 + i].revents;
+
+				if (ev & ~POLLOUT)
+					serve_one(srv, c);
+				if (c->fd >= 0 && (ev & POLLOUT))
+					dmki_srv_flush(c);
 				if (c->fd >= 0 && c->unheard)
-					dmki_srv_client_close(srv, c, "answer not taken");
+					dmki_srv_close_unheard(srv, c);
 			}
 		}
 		if (srv->pfd[1].revents & POLLIN) {
@@ -440,10 +426,10 @@ rings:
 		spinning = spin_ns != 0 || dev_polled;
 		if (work) {
 			if (spin_ns)
-				last = now_ns();
+				last = dmki_srv_now_ns();
 			continue;
 		}
-		if (dev_polled || (spin_ns && now_ns() - last < spin_ns)) {
+		if (dev_polled || (spin_ns && dmki_srv_now_ns() - last < spin_ns)) {
 			/* Nothing new: a client sharing this CPU may want it to
 			 * publish its next entry, the device to finish. */
 			sched_yield();
