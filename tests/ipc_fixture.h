@@ -2,8 +2,8 @@
 /*
  * What the host tests of the driver daemon share (test_ipc.c: the socket,
  * the routes, limits and hostile messages; test_ipc_ring.c: the rings and
- * requests on the device; test_ipc_fair.c: clients that do not read
- * their answers): a server thread on the sim backend (a RAM disk
+ * requests on the device; test_ipc_fair.c: clients that do not read or
+ * never say HELLO): a server thread on the sim backend (a RAM disk
  * behind the sim IOMMU, 2048 blocks of 512 bytes) with its log in a memfd,
  * a byte pattern, the server's counters, raw connections for messages the
  * client library would never send (rings too), and counting client buffer

@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * One client's behaviour does not stall the others
+ * One client's behaviour neither stalls nor locks out the others
  * (include/dmakit/ipc_server.h), on the sim backend. A client that never
  * reads its answers: once its socket is full, DMK_IPC_SERVER_QUEUE of them
  * are queued, the next closes it, and its regions go as on any disconnect
  * (after the device is done with its ring entries); queued answers go in
  * order, each with its descriptors, once it reads; four such clients
  * flooding requests cost a well-behaved client no write+read cycle over
- * 200 ms.
+ * 200 ms. Connections that never say HELLO: each gives its slot up to a
+ * newcomer, and is closed at the deadline; no uid holds more than its
+ * share of the slots (two uids: root only); a refused client is told why,
+ * and dmk_ipc_client_connect() says it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +19,7 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <grp.h>
 #include <poll.h>
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
@@ -86,6 +90,18 @@ static unsigned log_count(struct fixture *f, const char *what)
 	for (const char *p = logged(f); (p = strstr(p, what)); p += strlen(what))
 		n++;
 	return n;
+}
+
+/* Wait until the server has taken in @n connections, accepted or refused. */
+static void wait_taken(struct fixture *f, unsigned n)
+{
+	for (int i = 0; i < 500; i++) {
+		if (stats(f).accepted + log_count(f, "a connection refused") >= n)
+			return;
+		usleep(10000);
+	}
+	fail_msg("the server took in %llu connections, refused %u, of %u",
+		 (unsigned long long)stats(f).accepted, log_count(f, "a connection refused"), n);
 }
 
 static unsigned open_fds(void)
@@ -411,12 +427,224 @@ static void test_non_readers_do_not_stall(void **state)
 	stop(&f);
 }
 
+/* A message waiting on @fd within @ms: an ERROR @err whose reason has
+ * @what; @fd closed. */
+static void assert_told(int fd, int ms, int err, const char *what)
+{
+	struct pollfd p = { fd, POLLIN, 0 };
+	struct dmk_ipc_msg m;
+
+	assert_int_equal(poll(&p, 1, ms), 1);
+	assert_int_equal(dmk_ipc_recv(fd, &m, NULL), 0);
+	assert_int_equal(m.type, DMK_IPC_ERROR);
+	assert_int_equal(m.error.err, err);
+	if (!strstr(m.error.reason, what))
+		fail_msg("told \"%s\", not \"%s\"", m.error.reason, what);
+	close(fd);
+}
+
+/*
+ * 80 connections that never say HELLO, one uid, the defaults: they hold
+ * 32 slots (half of 64), each newer one taking the slot of the oldest; a
+ * good client of that uid gets in at once the same way; the others are
+ * closed at the HELLO deadline, 2 s. Each is told why.
+ */
+static void test_idle_connections_give_way(void **state)
+{
+	struct dmk_ipc_client *c;
+	struct fixture f;
+	unsigned gave_way = 0, timed_out = 0;
+	uint64_t t0, t1 = 0;
+	int idle[80], rc;
+
+	(void)state;
+	start(&f, NULL);
+	t0 = now_us();
+	for (unsigned i = 0; i < 80; i++)
+		idle[i] = raw_connect(f.path);
+	wait_taken(&f, 80);
+	assert_int_equal(stats(&f).clients, 32);
+	rc = dmk_ipc_client_connect(f.path, NULL, &c);
+	print_message("# a client beside 80 idle connections: %d \"%s\"\n", rc,
+		      rc ? dmk_last_error() : "");
+	assert_int_equal(rc, 0);
+	assert_int_equal(stats(&f).clients, 32);
+	for (unsigned i = 0; i < 80; i++) {
+		struct pollfd p = { idle[i], POLLIN, 0 };
+
+		if (poll(&p, 1, 0) == 1) {
+			assert_told(idle[i], 0, -EUSERS, "no HELLO yet, and a newer connection of its uid needed the slot");
+			idle[i] = -1;
+			gave_way++;
+		}
+	}
+	assert_int_equal(gave_way, 49);
+	for (unsigned i = 0; i < 80; i++) {
+		if (idle[i] < 0)
+			continue;
+		assert_told(idle[i], 4000, -ETIMEDOUT, "no HELLO within 2000 ms");
+		if (!timed_out++)
+			t1 = now_us();
+		if (t1 - t0 < 2000000u)
+			fail_msg("closed %.3f s after connecting: before the deadline", (t1 - t0) / 1e6);
+	}
+	print_message("# the other idle ones closed %.2f s after they connected (deadline 2 s)\n",
+		      (t1 - t0) / 1e6);
+	assert_int_equal(timed_out, 31);
+	assert_int_equal(stats(&f).turned_away, 49 + 31);
+	assert_int_equal(dmk_ipc_client_unregister(c, FORGED), -EPERM);	/* served on */
+	dmk_ipc_client_close(c);
+	stop(&f);
+}
+
+/*
+ * Refused with the real reason, one uid: its share held by connections
+ * that said HELLO (-EDQUOT, "uid U holds its share"); every slot taken
+ * (-EUSERS, "4 clients already"), then one freed and taken; the deadline
+ * set to 300 ms. Options out of range are refused.
+ */
+static void test_refused_told_why(void **state)
+{
+	struct dmk_ipc_server_opts o;
+	struct dmk_ipc_server *srv;
+	struct dmk_ipc_backend *be;
+	struct dmk_ipc_client *c;
+	struct fixture f;
+	char share[96];
+	int held[32], rc, idle;
+	uint64_t t0;
+
+	(void)state;
+	start(&f, NULL);
+	for (unsigned i = 0; i < 32; i++)
+		held[i] = raw_hello(f.path);
+	rc = dmk_ipc_client_connect(f.path, NULL, &c);
+	print_message("# its uid's 32 slots taken: %d \"%s\"\n", rc, dmk_last_error());
+	assert_int_equal(rc, -EDQUOT);
+	snprintf(share, sizeof(share), "daemon: uid %u holds its share: 32 of the daemon's 64 connections",
+		 (unsigned)getuid());
+	assert_string_equal(dmk_last_error(), share);
+	assert_told(raw_connect(f.path), 2000, -EDQUOT, share + strlen("daemon: "));
+	for (unsigned i = 0; i < 32; i++)
+		close(held[i]);
+	stop(&f);
+
+	dmk_ipc_server_opts_init(&o);
+	assert_int_equal(o.hello_timeout_ms, 2000);
+	assert_int_equal(o.max_clients_per_uid, 0);
+	o.max_clients = 4;
+	o.max_clients_per_uid = 4;
+	o.hello_timeout_ms = 300;
+	start(&f, &o);
+	for (unsigned i = 0; i < 4; i++)
+		held[i] = raw_hello(f.path);
+	rc = dmk_ipc_client_connect(f.path, NULL, &c);
+	print_message("# all 4 slots taken: %d \"%s\"\n", rc, dmk_last_error());
+	assert_int_equal(rc, -EUSERS);
+	assert_string_equal(dmk_last_error(), "daemon: 4 clients already");
+	close(held[0]);
+	for (int i = 0; i < 500 && stats(&f).clients != 3; i++)
+		usleep(10000);
+	assert_int_equal(dmk_ipc_client_connect(f.path, NULL, &c), 0);
+	dmk_ipc_client_close(c);
+	for (int i = 0; i < 500 && stats(&f).clients != 3; i++)
+		usleep(10000);
+	t0 = now_us();
+	idle = raw_connect(f.path);
+	assert_told(idle, 2000, -ETIMEDOUT, "no HELLO within 300 ms");
+	print_message("# an idle connection closed after %.0f ms (deadline 300 ms)\n",
+		      (now_us() - t0) / 1e3);
+	assert_true(now_us() - t0 >= 300000u);
+	for (unsigned i = 1; i < 4; i++)
+		close(held[i]);
+	stop(&f);
+
+	assert_int_equal(dmk_ipc_backend_sim_create(LBA, 16, &be), 0);
+	dmk_ipc_server_opts_init(&o);
+	o.max_clients = 4;
+	o.max_clients_per_uid = 5;
+	assert_int_equal(dmk_ipc_server_create("/tmp/dmk-fair-bad.sock", be, &o, &srv), -EINVAL);
+	assert_non_null(strstr(dmk_last_error(), "max_clients_per_uid 5"));
+	dmk_ipc_server_opts_init(&o);
+	o.hello_timeout_ms = 600001;
+	assert_int_equal(dmk_ipc_server_create("/tmp/dmk-fair-bad.sock", be, &o, &srv), -EINVAL);
+	assert_non_null(strstr(dmk_last_error(), "hello_timeout_ms 600001"));
+	assert_int_equal(dmk_ipc_backend_destroy(be), 0);
+}
+
+/*
+ * Two uids (root only: the child becomes uid 65534): the child opens 64
+ * connections and says HELLO on each, as many as the daemon has slots; it
+ * gets its share, 32, the others are refused, and root still gets in; a
+ * further connection of the child's uid is told that its uid holds its
+ * share.
+ */
+static void test_uid_share(void **state)
+{
+	struct dmk_ipc_server_opts o;
+	struct dmk_ipc_client *c;
+	struct fixture f;
+	int ready[2], go[2], n = 0;
+	pid_t pid;
+	char x = 0;
+
+	(void)state;
+	if (geteuid() != 0) {
+		print_message("# skipped: needs root, to open connections as a second uid (setuid)\n");
+		skip();
+	}
+	dmk_ipc_server_opts_init(&o);
+	o.socket_mode = 0666;
+	start(&f, &o);
+	assert_int_equal(chmod(f.dir, 0755), 0);
+	assert_int_equal(pipe(ready), 0);
+	assert_int_equal(pipe(go), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct dmk_ipc_client *cc;
+		int got = 0, rc;
+
+		/* its own ends only: a parent that fails ends this child's wait */
+		close(ready[0]);
+		close(go[1]);
+		if (setgroups(0, NULL) || setgid(65534) || setuid(65534))
+			_exit(10);
+		for (int i = 0; i < 64; i++)
+			got += quiet_hello(f.path) >= 0;
+		if (write(ready[1], &got, sizeof(got)) != sizeof(got) || read(go[0], &x, 1) != 1)
+			_exit(11);
+		rc = dmk_ipc_client_connect(f.path, NULL, &cc);
+		if (rc != -EDQUOT)
+			_exit(12);
+		if (strcmp(dmk_last_error(), "daemon: uid 65534 holds its share: 32 of the daemon's 64 connections"))
+			_exit(13);
+		_exit(0);
+	}
+	close(ready[1]);
+	close(go[0]);
+	assert_int_equal(read(ready[0], &n, sizeof(n)), sizeof(n));
+	print_message("# uid 65534: %d of 64 connections said HELLO and were answered\n", n);
+	assert_int_equal(n, 32);
+	assert_int_equal(stats(&f).clients, 32);
+	assert_int_equal(dmk_ipc_client_connect(f.path, NULL, &c), 0);
+	assert_int_equal(write(go[1], &x, 1), 1);
+	assert_int_equal(wait_child(pid), 0);
+	dmk_ipc_client_close(c);
+	close(ready[0]);
+	close(go[1]);
+	stop(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_unread_answers_queued_then_closed),
 		cmocka_unit_test(test_queued_answers_keep_descriptors),
 		cmocka_unit_test(test_non_readers_do_not_stall),
+		cmocka_unit_test(test_idle_connections_give_way),
+		cmocka_unit_test(test_refused_told_why),
+		cmocka_unit_test(test_uid_share),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -89,7 +89,19 @@
  * of entries of each other connection, served in turn in the same round
  * of the loop (with four clients flooding requests whose answers they
  * never read, the tests hold every answer of a fifth under 200 ms).
-
+ *
+ * Slots: a uid holds at most &dmk_ipc_server_opts.max_clients_per_uid
+ * connections (default half of max_clients), so that one user cannot
+ * take every slot; and connections that have not said HELLO never keep a
+ * newcomer out: when its uid is at its share, or every slot is taken, the
+ * oldest of them (of that uid; of anyone's when the slots are full) is
+ * closed for it. Any is closed once &dmk_ipc_server_opts.hello_timeout_ms
+ * (default 2 s) has passed without a HELLO. A connection refused or closed
+ * so is first sent an ERROR with seq 0 saying why: -EUSERS ("64 clients
+ * already"; "no HELLO yet, and a new connection needed the slot"), -EDQUOT
+ * ("uid 1000 holds its share: 32 of the daemon's 64 connections") or
+ * -ETIMEDOUT ("no HELLO within 2000 ms"); dmk_ipc_client_connect()
+ * returns that errno and dmk_last_error() that reason.
  */
 #ifndef DMAKIT_IPC_SERVER_H
 #define DMAKIT_IPC_SERVER_H
@@ -235,8 +247,8 @@ int dmk_ipc_backend_destroy(struct dmk_ipc_backend *be);
 
 /**
  * struct dmk_ipc_server_opts - how a server serves
- * @max_clients: connections at once, 1 to 1024; more are closed at once.
- *	Default 64.
+ * @max_clients: connections at once, 1 to 1024; more are refused, told
+ *	-EUSERS. Default 64.
  * @max_pinned: most bytes one client may have registered; a HELLO may ask
  *	for less. Default 1 GiB.
  * @max_regions: most regions one client may hold. Default 64.
@@ -260,6 +272,13 @@ int dmk_ipc_backend_destroy(struct dmk_ipc_backend *be);
  * @ring_poll_us: how long the server keeps looking at the rings after the
  *	last ring entry before it sleeps and asks for doorbells (a core busy
  *	meanwhile, fewer wakeups); 0 to 1000000. Default 0.
+ * @hello_timeout_ms: how long a new connection has to send its HELLO
+ *	before it is closed, told -ETIMEDOUT; 1 to 600000, 0 taken as the
+ *	default, 2000 (2 s).
+ * @max_clients_per_uid: most connections of one uid at once, to
+ *	@max_clients; more are refused, told -EDQUOT. 0 (the default) means
+ *	half of @max_clients, rounded up: one user cannot lock the others
+ *	out. A daemon that serves one user alone may set it to @max_clients.
  */
 struct dmk_ipc_server_opts {
 	unsigned max_clients;
@@ -271,6 +290,8 @@ struct dmk_ipc_server_opts {
 	unsigned ring_entries;
 	unsigned ring_poll_us;
 	uint64_t max_pinned_total;
+	unsigned hello_timeout_ms;
+	unsigned max_clients_per_uid;
 };
 
 /**
@@ -290,6 +311,9 @@ struct dmk_ipc_server_opts {
  *	(those of connections gone included, until they complete).
  * @drained: connections that closed with ring entries on the device and
  *	whose memory was released only after the device completed them.
+ * @turned_away: connections refused a slot (all taken, or their uid's
+ *	share) or closed for sending no HELLO (in time, or before a newcomer
+ *	needed the slot).
  */
 struct dmk_ipc_server_stats {
 	uint64_t clients;
@@ -304,6 +328,7 @@ struct dmk_ipc_server_stats {
 	uint64_t dropped;
 	uint64_t inflight;
 	uint64_t drained;
+	uint64_t turned_away;
 };
 
 /**

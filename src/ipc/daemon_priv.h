@@ -7,8 +7,9 @@
  * daemon_device.c the ring requests on the device (the backend's
  * asynchronous path, backend_priv.h), their completions and the draining of
  * connections gone; daemon_reply.c the answers, sent without waiting, and
- * each connection's queue of those its socket could not take yet. One
- * thread runs all of it.
+ * each connection's queue of those its socket could not take yet;
+ * daemon_admit.c who gets a slot (the per-uid share) and the HELLO
+ * deadline. One thread runs all of it.
  */
 #ifndef DMK_IPC_DAEMON_PRIV_H
 #define DMK_IPC_DAEMON_PRIV_H
@@ -92,6 +93,7 @@ struct srv_client {
 				 * ring entry is served */
 	uid_t uid;
 	bool hello;
+	uint64_t since_ns;	/* accepted; HELLO due opts.hello_timeout_ms later */
 	int unheard;		/* why an answer cannot be sent (-ENOBUFS: the queue
 				 * is full): close it */
 	struct srv_out *outq;	/* DMK_IPC_SERVER_QUEUE of them, a ring, allocated
@@ -174,15 +176,23 @@ void dmki_srv_client_release(struct dmk_ipc_server *srv, struct srv_client *c);
  * 0 either way. When it can be neither (the queue full, the peer gone),
  * c->unheard says why and the poll loop closes the connection
  * (dmki_srv_close_unheard()). flush: queued answers sent while the socket
- * takes them (poll said POLLOUT). outq_free: the queue and its
- * descriptors. */
+ * takes them (poll said POLLOUT). tell: an ERROR to a connection that has
+ * no slot, without waiting. outq_free: the queue and its descriptors. */
 int dmki_srv_reply(struct srv_client *c, const struct dmk_ipc_msg *m);
 int dmki_srv_reply_fds(struct srv_client *c, const struct dmk_ipc_msg *m, const int *fds,
 		       unsigned nfds);
 int dmki_srv_reply_error(struct srv_client *c, uint64_t seq, int err, const char *reason);
 void dmki_srv_flush(struct srv_client *c);
+void dmki_srv_tell(int fd, int err, const char *reason);
 void dmki_srv_close_unheard(struct dmk_ipc_server *srv, struct srv_client *c);
 void dmki_srv_outq_free(struct srv_client *c);
+
+/* daemon_admit.c: a free slot for a new connection from @cred, or NULL
+ * when it is refused (told why, closed, logged); hello_expire: connections
+ * past their HELLO deadline told and closed, then the milliseconds until
+ * the next deadline (-1: none). */
+struct srv_client *dmki_srv_admit(struct dmk_ipc_server *srv, int fd, const struct ucred *cred);
+int dmki_srv_hello_expire(struct dmk_ipc_server *srv);
 
 /* daemon_region.c; lease_able: the backend's device is behind a VFIO
  * container, so that the lease route can be served. */

@@ -133,6 +133,19 @@ int dmki_srv_reply_error(struct srv_client *c, uint64_t seq, int err, const char
 	return dmki_srv_reply(c, &m);
 }
 
+void dmki_srv_tell(int fd, int err, const char *reason)
+{
+	uint8_t buf[DMK_IPC_MSG_MAX];
+	struct dmk_ipc_msg m;
+	size_t len;
+
+	error_msg(&m, 0, err, reason);
+	if (dmk_ipc_encode(&m, buf, sizeof(buf), &len) == 0 &&
+	    dmki_ipc_sendmsg(fd, buf, len, NULL, 0, MSG_DONTWAIT) != 0) {
+		/* a new socket has room for one message; else the peer is gone */
+	}
+}
+
 void dmki_srv_close_unheard(struct dmk_ipc_server *srv, struct srv_client *c)
 {
 	char why[96];
