@@ -94,7 +94,7 @@ if [ $asan = 1 ]; then
 		CC=clang meson setup build-tsan -Db_sanitize=thread -Db_lundef=false -Dman=false >/dev/null; } &&
 		{ ninja -C build-tsan >build-tsan/build.log 2>&1 || { grep -E error build-tsan/build.log | head -n 20; false; }; } &&
 		setarch "$(uname -m)" -R meson test -C build-tsan --no-rebuild --print-errorlogs \
-			unit_threads ipc ipc_ring ipc_proto ipc_lease ipc_memfd || tsan_rc=1
+			unit_threads ipc ipc_ring ipc_proto ipc_lease ipc_memfd ipc_fair || tsan_rc=1
 	if [ $tsan_rc -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "ThreadSanitizer: FAILED"; fi
 fi
 

@@ -2,10 +2,12 @@
 /*
  * What the host tests of the driver daemon share (test_ipc.c: the socket,
  * the routes, limits and hostile messages; test_ipc_ring.c: the rings and
- * requests on the device): a server thread on the sim backend (a RAM disk
+ * requests on the device; test_ipc_fair.c: clients that do not read or
+ * never say HELLO): a server thread on the sim backend (a RAM disk
  * behind the sim IOMMU, 2048 blocks of 512 bytes) with its log in a memfd,
  * a byte pattern, the server's counters, raw connections for messages the
- * client library would never send, and counting client buffer mappings.
+ * client library would never send (rings too), and counting client buffer
+ * mappings.
  * For one-file test programs, after <cmocka.h>: everything here is static.
  */
 #ifndef DMK_TESTS_IPC_FIXTURE_H
@@ -249,6 +251,100 @@ static inline void ring_client(struct fixture *f, unsigned entries, uint64_t len
 	assert_int_equal(dmk_ipc_client_rings(*c, entries, NULL), 0);
 	assert_int_equal(dmk_ipc_memfd_alloc(len, (void **)buf, fd), 0);
 	assert_int_equal(dmk_ipc_client_register_memfd(*c, *fd, 0, len, DMK_PROT_RW, h, &route), 0);
+}
+
+/* A hostile client that drives the rings itself (raw socket, its own
+ * entries and indices). */
+struct raw_ring {
+	int sock;
+	void *map;
+	size_t len;
+	struct dmk_ipc_ring_hdr *hdr;
+	struct dmk_ipc_sqe *sq;
+	struct dmk_ipc_cqe *cq;
+	uint32_t entries, tail, head;
+	int req, cqfd;
+};
+
+static inline void raw_rings(const char *path, unsigned entries, struct raw_ring *r)
+{
+	struct dmk_ipc_msg m;
+	int fds[3];
+	unsigned n;
+
+	memset(r, 0, sizeof(*r));
+	r->sock = raw_hello(path);
+	memset(&m, 0, sizeof(m));
+	m.type = DMK_IPC_RINGS;
+	m.seq = 2;
+	m.rings.entries = entries;
+	assert_int_equal(dmk_ipc_send(r->sock, &m, -1), 0);
+	assert_int_equal(dmk_ipc_recv_fds(r->sock, &m, fds, 3, &n), 0);
+	assert_int_equal(m.type, DMK_IPC_RINGS);
+	assert_int_equal(n, 3);
+	r->entries = m.rings.entries;
+	r->len = (size_t)m.rings.size;
+	r->map = mmap(NULL, r->len, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0);
+	assert_true(r->map != MAP_FAILED);
+	close(fds[0]);
+	/* sealed: the client can neither shrink nor grow the daemon's rings */
+	assert_int_equal(dmk_ipc_ring_size(r->entries), r->len);
+	r->hdr = r->map;
+	r->sq = (struct dmk_ipc_sqe *)((uint8_t *)r->map + DMK_IPC_RING_SQ_OFF);
+	r->cq = (struct dmk_ipc_cqe *)((uint8_t *)r->map + dmk_ipc_ring_cq_off(r->entries));
+	r->req = fds[1];
+	r->cqfd = fds[2];
+}
+
+static inline uint64_t raw_register(struct raw_ring *r, int mfd, uint64_t len)
+{
+	struct dmk_ipc_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = DMK_IPC_REGISTER;
+	m.seq = 3;
+	m.reg.route = DMK_IPC_ROUTE_MEMFD;
+	m.reg.prot = DMK_PROT_RW;
+	m.reg.length = len;
+	assert_int_equal(dmk_ipc_send(r->sock, &m, mfd), 0);
+	assert_int_equal(dmk_ipc_recv(r->sock, &m, NULL), 0);
+	assert_int_equal(m.type, DMK_IPC_COMPLETION);
+	return m.comp.handle;
+}
+
+/* Publish one entry and ring the doorbell. */
+static inline void raw_submit(struct raw_ring *r, struct dmk_ipc_sqe e)
+{
+	uint64_t one = 1;
+
+	r->sq[r->tail & (r->entries - 1)] = e;
+	r->tail++;
+	__atomic_store_n(&r->hdr->sq_tail, r->tail, __ATOMIC_SEQ_CST);
+	assert_int_equal(write(r->req, &one, sizeof(one)), sizeof(one));
+}
+
+/* Publish one entry and ring the doorbell; wait for its completion. */
+static inline struct dmk_ipc_cqe raw_do(struct raw_ring *r, struct dmk_ipc_sqe e)
+{
+	struct dmk_ipc_cqe ce;
+
+	raw_submit(r, e);
+	for (int i = 0; i < 5000 && __atomic_load_n(&r->hdr->cq_tail, __ATOMIC_ACQUIRE) == r->head; i++)
+		usleep(1000);
+	assert_true(__atomic_load_n(&r->hdr->cq_tail, __ATOMIC_ACQUIRE) == r->head + 1);
+	ce = r->cq[r->head & (r->entries - 1)];
+	r->head++;
+	__atomic_store_n(&r->hdr->cq_head, r->head, __ATOMIC_RELEASE);
+	assert_true(ce.tag == e.tag);
+	return ce;
+}
+
+static inline void raw_close(struct raw_ring *r)
+{
+	munmap(r->map, r->len);
+	close(r->req);
+	close(r->cqfd);
+	close(r->sock);
 }
 
 #endif

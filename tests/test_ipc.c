@@ -683,56 +683,6 @@ static void test_sim_backend_needs_registration(void **state)
 	free(buf);
 }
 
-/* A client that sends and never reads its answers is closed once an
- * answer cannot be sent for a second; the others are served throughout. */
-static void test_unread_answers(void **state)
-{
-	struct dmk_ipc_client *a;
-	struct dmk_ipc_msg m;
-	struct fixture f;
-	uint8_t *buf;
-	uint64_t h;
-	unsigned route;
-	int fd, hfd, closed = 0;
-
-	(void)state;
-	start(&f, NULL);
-	fill(f.disk, LBA, 8);
-	assert_int_equal(dmk_ipc_client_connect(f.path, NULL, &a), 0);
-	assert_int_equal(dmk_ipc_memfd_alloc(LBA, (void **)&buf, &fd), 0);
-	assert_int_equal(dmk_ipc_client_register_memfd(a, fd, 0, LBA, DMK_PROT_RW, &h, &route), 0);
-	hfd = raw_hello(f.path);
-	memset(&m, 0, sizeof(m));
-	m.type = DMK_IPC_READ;
-	m.io.handle = 999999;
-	m.io.length = LBA;
-	for (int i = 0; i < 200000 && !closed; i++) {
-		uint8_t raw[DMK_IPC_MSG_MAX];
-		size_t len;
-		ssize_t n;
-
-		m.seq = (uint64_t)i + 2;
-		assert_int_equal(dmk_ipc_encode(&m, raw, sizeof(raw), &len), 0);
-		n = send(hfd, raw, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-		if (n < 0 && errno == EAGAIN)
-			usleep(1000);
-		else if (n < 0)
-			closed = 1;
-	}
-	assert_true(closed);
-	for (int i = 0; i < 500 && stats(&f).clients != 1; i++)
-		usleep(10000);
-	assert_true(stats(&f).clients == 1);
-	assert_non_null(strstr(logged(&f), "answer not taken"));
-	assert_int_equal(dmk_ipc_client_read(a, h, 0, LBA, 0), 0);
-	assert_int_equal(differs(buf, LBA, 8), -1);
-	close(hfd);
-	dmk_ipc_client_close(a);
-	munmap(buf, LBA);
-	close(fd);
-	stop(&f);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -749,7 +699,6 @@ int main(void)
 		cmocka_unit_test(test_server_routes),
 		cmocka_unit_test(test_daemon_gone),
 		cmocka_unit_test(test_dmakitd_process),
-		cmocka_unit_test(test_unread_answers),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -81,6 +81,10 @@ for opt, val in [
         ("--ring-entries", "4294967296"), ("--ring-entries", "16 "),
         ("--ring-poll-us", "2000000"), ("--ring-poll-us", "0x"),
         ("--max-clients", "0"), ("--max-clients", "1025"),
+        ("--max-clients-per-uid", "65"), ("--max-clients-per-uid", "1025"),
+        ("--max-clients-per-uid", "-1"),
+        ("--hello-timeout-ms", "0"), ("--hello-timeout-ms", "600001"),
+        ("--hello-timeout-ms", "2s"),
         ("--max-regions", "4294967296"), ("--max-regions", "0"),
         ("--socket", ""), ("--socket", tmp + "/" + "s" * 120),
         ("--nvme", "00:02.0"), ("--nvme", "0000:00:02.8"), ("--nvme", ""),
@@ -148,7 +152,8 @@ def check_help(argv, options, with_default):
 
 
 daemon_values = ["socket", "mode", "bounce", "ring-entries", "ring-poll-us", "max-clients",
-                 "max-regions", "max-pinned", "max-pinned-total"]
+                 "max-clients-per-uid", "hello-timeout-ms", "max-regions", "max-pinned",
+                 "max-pinned-total"]
 daemon_help = check_help([DMAKITD, "--help"],
                          ["nvme", "sim", "quiet", "help", "version"] + daemon_values,
                          daemon_values + ["quiet"])
@@ -205,7 +210,8 @@ def serve(args, mode, routes):
 
 serve(["--sim", "64:4K", "--mode", "0600", "--bounce", "64K", "--ring-entries", "8",
        "--ring-poll-us", "10", "--max-pinned", "1M", "--max-pinned-total", "0x1000000",
-       "--max-clients", "2", "--max-regions", "4"], 0o600, "memfd, copy, pool")
+       "--max-clients", "2", "--max-clients-per-uid", "2", "--hello-timeout-ms", "500",
+       "--max-regions", "4"], 0o600, "memfd, copy, pool")
 serve(["--sim", "8", "--bounce", "0", "--mode", "660"], 0o660, "memfd, pool")
 m = re.search(r"--mode OCTAL.*?default (0[0-7]{3})", daemon_help, re.S)
 check(m is not None, "dmakitd --help: a default mode")

@@ -116,6 +116,13 @@ int main(int argc, char **argv)
 			  "on doorbells" },
 		{ .name = "max-clients", .type = OPT_UINT, OPT_TO(opts.max_clients), .arg = "N",
 		  .min = 1, .max = 1024, .help = "connections at once; more are refused" },
+		{ .name = "max-clients-per-uid", .type = OPT_UINT, OPT_TO(opts.max_clients_per_uid),
+		  .arg = "N", .max = 1024, .def = "0: half the clients, rounded up",
+		  .help = "connections of one uid at once, so that one user cannot take every slot; "
+			  "more are refused" },
+		{ .name = "hello-timeout-ms", .type = OPT_UINT, OPT_TO(opts.hello_timeout_ms),
+		  .arg = "MS", .min = 1, .max = 600000,
+		  .help = "how long a new connection has to say HELLO before it is closed" },
 		{ .name = "max-regions", .type = OPT_UINT, OPT_TO(opts.max_regions), .arg = "N",
 		  .min = 1, .help = "most regions one client may hold" },
 		{ .name = "max-pinned", .type = OPT_SIZE, OPT_TO(opts.max_pinned), .arg = "BYTES",
@@ -147,6 +154,9 @@ int main(int argc, char **argv)
 	if (bdf && !opt_is_bdf(bdf))
 		opt_usage_error(PROG, "--nvme '%s': not a PCI address DDDD:BB:DD.F (lowercase hexadecimal)",
 				bdf);
+	if (opts.max_clients_per_uid > opts.max_clients)
+		opt_usage_error(PROG, "--max-clients-per-uid '%u': more than --max-clients %u",
+				opts.max_clients_per_uid, opts.max_clients);
 	if (quiet)
 		opts.log_fd = -1;
 

@@ -16,7 +16,8 @@
  *
  * Each call sends one request and waits for its answer on the socket. A
  * refusal comes back as the daemon's errno with its reason in
- * dmk_last_error(). A daemon that is gone gives -ECONNRESET, never a hang.
+ * dmk_last_error(), also when the daemon closed the connection after saying
+ * why. A daemon that is gone gives -ECONNRESET, never a hang.
  *
  * The steady state without a socket message per I/O: shared-memory rings
  * with eventfd doorbells.
@@ -53,7 +54,11 @@ struct dmk_ipc_lease;
  * Return: 0; -EINVAL for a NULL or too long @path; -ENOENT or
  * -ECONNREFUSED when no daemon listens there; -EACCES when the socket's
  * permissions keep the caller out; -EPROTO when the daemon speaks another
- * protocol version; -ECONNRESET when it closed the connection; -ENOMEM.
+ * protocol version; -EUSERS when the daemon has no slot free ("64 clients
+ * already"), -EDQUOT when the caller's uid holds its share of them ("uid
+ * 1000 holds its share: 32 of the daemon's 64 connections"), the daemon's
+ * reason in dmk_last_error() (<dmakit/ipc_server.h>); -ECONNRESET when it
+ * closed the connection without a word; -ENOMEM.
  */
 int dmk_ipc_client_connect(const char *path, const struct dmk_ipc_hello *wish,
 			   struct dmk_ipc_client **out);

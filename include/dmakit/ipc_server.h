@@ -57,8 +57,7 @@
  * refused with an ERROR -EPERM, logged, and the connection is kept. A
  * message that does not decode, or a message out of place (anything before
  * HELLO, a COMPLETION or ERROR from a client), is answered with an ERROR
- * and that connection alone is closed; so is a connection that does not
- * take an answer within a second. When a connection closes, however it
+ * and that connection alone is closed. When a connection closes, however it
  * closes, its regions are unregistered and unmapped -- after the device
  * has completed every request of it still in flight (ring entries the
  * device holds; the log says how many it waits for, then "drained"); the
@@ -81,6 +80,34 @@
  * that shares the client's ring memory (a child it forked) can start I/O on
  * the client's copy regions, which still reach only the client's own
  * memory while it lives.
+ *
+ * No client delays another's answer by anything but the work its own
+ * messages cost: the server never waits for a client. Answers are sent
+ * without blocking; those a client's socket cannot take (it does not read
+ * them) wait in that connection's queue, DMK_IPC_SERVER_QUEUE answers
+ * deep, each with its descriptors, and go when the socket has room. A
+ * connection whose queue is full when one more answer is due is closed
+ * ("answers not taken" in the log) and its regions released as on any
+ * disconnect. Ring completions are written into the shared memory and a
+ * doorbell rung without waiting; a client that does not reap them only
+ * stops its own submissions (every entry takes a completion slot first).
+ * So a request waits at most for one socket message and one ring's worth
+ * of entries of each other connection, served in turn in the same round
+ * of the loop (with four clients flooding requests whose answers they
+ * never read, the tests hold every answer of a fifth under 200 ms).
+ *
+ * Slots: a uid holds at most &dmk_ipc_server_opts.max_clients_per_uid
+ * connections (default half of max_clients), so that one user cannot
+ * take every slot; and connections that have not said HELLO never keep a
+ * newcomer out: when its uid is at its share, or every slot is taken, the
+ * oldest of them (of that uid; of anyone's when the slots are full) is
+ * closed for it. Any is closed once &dmk_ipc_server_opts.hello_timeout_ms
+ * (default 2 s) has passed without a HELLO. A connection refused or closed
+ * so is first sent an ERROR with seq 0 saying why: -EUSERS ("64 clients
+ * already"; "no HELLO yet, and a new connection needed the slot"), -EDQUOT
+ * ("uid 1000 holds its share: 32 of the daemon's 64 connections") or
+ * -ETIMEDOUT ("no HELLO within 2000 ms"); dmk_ipc_client_connect()
+ * returns that errno and dmk_last_error() that reason.
  */
 #ifndef DMAKIT_IPC_SERVER_H
 #define DMAKIT_IPC_SERVER_H
@@ -96,6 +123,10 @@ struct dmk_space;
 struct dmk_nvme;
 struct dmk_ipc_backend;
 struct dmk_ipc_server;
+
+/* DMK_IPC_SERVER_QUEUE - answers a connection's socket could not take that
+ * the server keeps for it; one more closes the connection. */
+#define DMK_IPC_SERVER_QUEUE 16u
 
 /**
  * dmk_ipc_backend_sim_create() - a RAM disk behind the sim software IOMMU
@@ -222,8 +253,8 @@ int dmk_ipc_backend_destroy(struct dmk_ipc_backend *be);
 
 /**
  * struct dmk_ipc_server_opts - how a server serves
- * @max_clients: connections at once, 1 to 1024; more are closed at once.
- *	Default 64.
+ * @max_clients: connections at once, 1 to 1024; more are refused, told
+ *	-EUSERS. Default 64.
  * @max_pinned: most bytes one client may have registered; a HELLO may ask
  *	for less. Default 1 GiB.
  * @max_regions: most regions one client may hold. Default 64.
@@ -247,6 +278,13 @@ int dmk_ipc_backend_destroy(struct dmk_ipc_backend *be);
  * @ring_poll_us: how long the server keeps looking at the rings after the
  *	last ring entry before it sleeps and asks for doorbells (a core busy
  *	meanwhile, fewer wakeups); 0 to 1000000. Default 0.
+ * @hello_timeout_ms: how long a new connection has to send its HELLO
+ *	before it is closed, told -ETIMEDOUT; 1 to 600000, 0 taken as the
+ *	default, 2000 (2 s).
+ * @max_clients_per_uid: most connections of one uid at once, to
+ *	@max_clients; more are refused, told -EDQUOT. 0 (the default) means
+ *	half of @max_clients, rounded up: one user cannot lock the others
+ *	out. A daemon that serves one user alone may set it to @max_clients.
  */
 struct dmk_ipc_server_opts {
 	unsigned max_clients;
@@ -258,6 +296,8 @@ struct dmk_ipc_server_opts {
 	unsigned ring_entries;
 	unsigned ring_poll_us;
 	uint64_t max_pinned_total;
+	unsigned hello_timeout_ms;
+	unsigned max_clients_per_uid;
 };
 
 /**
@@ -277,6 +317,9 @@ struct dmk_ipc_server_opts {
  *	(those of connections gone included, until they complete).
  * @drained: connections that closed with ring entries on the device and
  *	whose memory was released only after the device completed them.
+ * @turned_away: connections refused a slot (all taken, or their uid's
+ *	share) or closed for sending no HELLO (in time, or before a newcomer
+ *	needed the slot).
  */
 struct dmk_ipc_server_stats {
 	uint64_t clients;
@@ -291,6 +334,7 @@ struct dmk_ipc_server_stats {
 	uint64_t dropped;
 	uint64_t inflight;
 	uint64_t drained;
+	uint64_t turned_away;
 };
 
 /**
@@ -327,7 +371,9 @@ int dmk_ipc_server_create(const char *path, struct dmk_ipc_backend *be,
  * @srv: the server.
  *
  * Accepts connections and serves their messages, one at a time, until
- * dmk_ipc_server_stop(). Failing clients never end it.
+ * dmk_ipc_server_stop(). Failing clients never end it, and no client is
+ * waited for (see the top of this header for the bound on what one
+ * client's behaviour costs another).
  *
  * Thread safety: one thread runs a server at a time.
  *

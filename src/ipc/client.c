@@ -47,6 +47,33 @@ struct dmk_ipc_client {
 	int cq_efd;
 };
 
+/*
+ * The daemon closed the connection while we were @doing @type: an ERROR it
+ * sent before closing says why (a refused connection is told "64 clients
+ * already" so). The kernel reports the reset before the messages still
+ * queued to us when the daemon closed with ours unread: those are read now.
+ * The peer is gone, so nothing here waits (poll() with no timeout first).
+ */
+static int gone(struct dmk_ipc_client *c, const char *doing, uint8_t type)
+{
+	struct dmk_ipc_msg m;
+
+	for (int i = 0; i < 4; i++) {
+		struct pollfd p = { c->fd, POLLIN, 0 };
+		int rc;
+
+		if (poll(&p, 1, 0) != 1 || !(p.revents & POLLIN))
+			break;
+		rc = dmk_ipc_recv(c->fd, &m, NULL);
+		if (rc == 0 && m.type == DMK_IPC_ERROR)
+			return dmki_fail(m.error.err, "daemon: %s", m.error.reason);
+		if (rc && rc != -ECONNRESET)
+			break;
+	}
+	return dmki_fail(-ECONNRESET, "the daemon closed the connection (%s %s)", doing,
+			 dmk_ipc_type_name(type));
+}
+
 /* Send @m (with @fd), wait for the answer of the same sequence number; a
  * descriptor may come with it only where @rfd takes one (-1 when none did). */
 static int call_fd(struct dmk_ipc_client *c, struct dmk_ipc_msg *m, int fd,
@@ -57,14 +84,12 @@ static int call_fd(struct dmk_ipc_client *c, struct dmk_ipc_msg *m, int fd,
 	m->seq = ++c->seq;
 	rc = dmk_ipc_send(c->fd, m, fd);
 	if (rc == -EPIPE || rc == -ECONNRESET)
-		return dmki_fail(-ECONNRESET, "the daemon closed the connection (sending %s)",
-				 dmk_ipc_type_name(m->type));
+		return gone(c, "sending", m->type);
 	if (rc)
 		return rc;
 	rc = dmk_ipc_recv(c->fd, ans, rfd);
 	if (rc == -ECONNRESET)
-		return dmki_fail(-ECONNRESET, "the daemon closed the connection (awaiting the answer to %s)",
-				 dmk_ipc_type_name(m->type));
+		return gone(c, "awaiting the answer to", m->type);
 	if (rc)
 		return rc;
 	if (ans->seq != m->seq && !(ans->type == DMK_IPC_ERROR && ans->seq == 0))
@@ -349,12 +374,12 @@ int dmk_ipc_client_rings(struct dmk_ipc_client *c, unsigned entries, unsigned *g
 	m.seq = ++c->seq;
 	rc = dmk_ipc_send(c->fd, &m, -1);
 	if (rc == -EPIPE || rc == -ECONNRESET)
-		return dmki_fail(-ECONNRESET, "the daemon closed the connection (sending RINGS)");
+		return gone(c, "sending", m.type);
 	if (rc)
 		return rc;
 	rc = dmk_ipc_recv_fds(c->fd, &ans, fds, 3, &nfd);
 	if (rc == -ECONNRESET)
-		return dmki_fail(-ECONNRESET, "the daemon closed the connection (awaiting the answer to RINGS)");
+		return gone(c, "awaiting the answer to", m.type);
 	if (rc)
 		return rc;
 	if (ans.type == DMK_IPC_ERROR) {

@@ -88,29 +88,8 @@ void dmk_ipc_server_opts_init(struct dmk_ipc_server_opts *opts)
 	opts->log_fd = 2;
 	opts->ring_entries = 256;
 	opts->ring_poll_us = 0;
-}
-
-/* A client that does not take its answers (1 s, SO_SNDTIMEO) or is gone is
- * closed after the message being served. */
-int dmki_srv_reply(struct srv_client *c, const struct dmk_ipc_msg *m)
-{
-	int rc = dmk_ipc_send(c->fd, m, -1);
-
-	if (rc)
-		c->unheard = true;
-	return rc;
-}
-
-int dmki_srv_reply_error(struct srv_client *c, uint64_t seq, int err, const char *reason)
-{
-	struct dmk_ipc_msg m;
-
-	memset(&m, 0, sizeof(m));
-	m.type = DMK_IPC_ERROR;
-	m.seq = seq;
-	m.error.err = err;
-	snprintf(m.error.reason, sizeof(m.error.reason), "%s", reason);
-	return dmki_srv_reply(c, &m);
+	opts->hello_timeout_ms = 2000;
+	opts->max_clients_per_uid = 0;
 }
 
 /* Refuse a request, keep the connection. */
@@ -154,6 +133,7 @@ void dmki_srv_client_release(struct dmk_ipc_server *srv, struct srv_client *c)
 	free(c->regions);
 	dmki_srv_ring_free(&c->ring);
 	dmki_srv_reqs_free(c);
+	dmki_srv_outq_free(c);
 	if (c->fd >= 0)
 		close(c->fd);
 	memset(c, 0, sizeof(*c));
@@ -168,6 +148,7 @@ void dmki_srv_client_close(struct dmk_ipc_server *srv, struct srv_client *c, con
 		dmki_srv_log(srv, "dmakitd: client %u (pid %d): disconnected (%s), %u request(s) on the device: %zu region(s) kept until they complete",
 		     c->id, (int)c->pid, why, c->inflight, c->nregions);
 		dmki_srv_ring_free(&c->ring);
+		dmki_srv_outq_free(c);
 		close(c->fd);
 		c->fd = -1;
 		c->draining = true;
@@ -282,10 +263,11 @@ static void serve_one(struct dmk_ipc_server *srv, struct srv_client *c)
 	}
 }
 
+/* Answers are sent with MSG_DONTWAIT and queued when the socket is full
+ * (daemon_reply.c): nothing here waits for a client. */
 static void accept_one(struct dmk_ipc_server *srv)
 {
-	struct timeval tv = { 1, 0 };
-	struct srv_client *c = NULL;
+	struct srv_client *c;
 	struct ucred cred;
 	socklen_t cl = sizeof(cred);
 	int fd, one = 1;
@@ -293,31 +275,26 @@ static void accept_one(struct dmk_ipc_server *srv)
 	fd = accept4(srv->lfd, NULL, NULL, SOCK_CLOEXEC);
 	if (fd < 0)
 		return;
-	for (unsigned i = 0; i < srv->opts.max_clients; i++)
-		if (srv->clients[i].fd < 0 && !srv->clients[i].draining) {
-			c = &srv->clients[i];
-			break;
-		}
-	if (!c) {
-		dmki_srv_log(srv, "dmakitd: a connection refused: %u clients already", srv->opts.max_clients);
-		close(fd);
-		return;
-	}
 	memset(&cred, 0, sizeof(cred));
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) != 0) {
 		close(fd);
 		return;
 	}
+	c = dmki_srv_admit(srv, fd, &cred);
+	if (!c)
+		return;
 	/* Every datagram then says which process sent it (daemon_peer.c). */
 	if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) != 0) {
-		dmki_srv_log(srv, "dmakitd: a connection refused: SO_PASSCRED: %s", strerror(errno));
+		int err = errno;
+
+		dmki_srv_log(srv, "dmakitd: a connection refused: SO_PASSCRED: %s", strerror(err));
+		dmki_srv_tell(fd, -err, "the daemon could not set SO_PASSCRED on the connection");
 		close(fd);
 		return;
 	}
-	/* A client that does not read its answers must not stall the others. */
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	memset(c, 0, sizeof(*c));
 	c->fd = fd;
+	c->since_ns = dmki_srv_now_ns();
 	c->id = ++srv->next_id;
 	c->pid = cred.pid;
 	c->uid = cred.uid;
@@ -329,7 +306,7 @@ static void accept_one(struct dmk_ipc_server *srv)
 	     (unsigned)c->uid);
 }
 
-static uint64_t now_ns(void)
+uint64_t dmki_srv_now_ns(void)
 {
 	struct timespec ts;
 
@@ -345,13 +322,15 @@ static uint64_t now_ns(void)
  * sleeps it arms every ring's doorbell and looks once more. A device that
  * does not signal (a polled queue) is looked at on every turn while it
  * holds requests, as the in-process driver polls it: sleeping even a
- * millisecond between looks would add that to a request.
+ * millisecond between looks would add that to a request. A socket is
+ * polled for POLLOUT too while answers wait in its queue; the loop also
+ * wakes for the next HELLO deadline.
  */
 int dmk_ipc_server_run(struct dmk_ipc_server *srv)
 {
 	unsigned nc = srv->opts.max_clients;
 	uint64_t spin_ns = (uint64_t)srv->opts.ring_poll_us * 1000u, last = 0;
-	int timeout = -1;
+	int timeout = -1, hello_due = -1;
 	bool armed = false, spinning = false, dev_ready = false, dev_polled;
 	unsigned spins = 0, hi = nc;	/* no connection at or above slot @hi */
 
@@ -367,8 +346,10 @@ int dmk_ipc_server_run(struct dmk_ipc_server *srv)
 		srv->pfd[n++] = (struct pollfd){ srv->lfd, POLLIN, 0 };
 		hi = 0;
 		for (unsigned i = 0; i < nc; i++) {
-			srv->pfd[n++] = (struct pollfd){ srv->clients[i].fd, POLLIN, 0 };
-			if (srv->clients[i].fd >= 0)
+			struct srv_client *c = &srv->clients[i];
+
+			srv->pfd[n++] = (struct pollfd){ c->fd, c->out_n ? POLLIN | POLLOUT : POLLIN, 0 };
+			if (c->fd >= 0)
 				hi = i + 1;
 		}
 		for (unsigned i = 0; i < nc; i++) {
@@ -411,15 +392,22 @@ int dmk_ipc_server_run(struct dmk_ipc_server *srv)
 				}
 			}
 			if (c->fd >= 0 && srv->pfd[2 + i].fd == c->fd && srv->pfd[2 + i].revents) {
-				serve_one(srv, c);
+				short ev = srv->pfd[2 + i].revents;
+
+				if (ev & ~POLLOUT)
+					serve_one(srv, c);
+				if (c->fd >= 0 && (ev & POLLOUT))
+					dmki_srv_flush(c);
 				if (c->fd >= 0 && c->unheard)
-					dmki_srv_client_close(srv, c, "answer not taken");
+					dmki_srv_close_unheard(srv, c);
 			}
 		}
 		if (srv->pfd[1].revents & POLLIN) {
 			accept_one(srv);
 			hi = nc;	/* the new one may be anywhere */
 		}
+		/* after the accept: a new connection's deadline counts too */
+		hello_due = dmki_srv_hello_expire(srv);
 		dev_ready = srv->pfd[2 + 2 * nc].revents != 0;
 rings:
 		for (unsigned i = 0; i < hi; i++) {
@@ -440,10 +428,10 @@ rings:
 		spinning = spin_ns != 0 || dev_polled;
 		if (work) {
 			if (spin_ns)
-				last = now_ns();
+				last = dmki_srv_now_ns();
 			continue;
 		}
-		if (dev_polled || (spin_ns && now_ns() - last < spin_ns)) {
+		if (dev_polled || (spin_ns && dmki_srv_now_ns() - last < spin_ns)) {
 			/* Nothing new: a client sharing this CPU may want it to
 			 * publish its next entry, the device to finish. */
 			sched_yield();
@@ -454,6 +442,8 @@ rings:
 		 * second anyway, for commands that never complete (the backend
 		 * gives up on them after its timeout). */
 		timeout = srv->inflight ? 1000 : -1;
+		if (hello_due >= 0 && (timeout < 0 || hello_due < timeout))
+			timeout = hello_due;
 		armed = true;
 		for (unsigned i = 0; i < nc; i++) {
 			struct srv_client *c = &srv->clients[i];
@@ -517,14 +507,21 @@ int dmk_ipc_server_create(const char *path, struct dmk_ipc_backend *be,
 	    srv->opts.max_pinned == 0 || (srv->opts.socket_mode & ~0777u) ||
 	    srv->opts.ring_entries == 0 || srv->opts.ring_entries > DMK_IPC_RING_MAX ||
 	    (srv->opts.ring_entries & (srv->opts.ring_entries - 1)) ||
-	    srv->opts.ring_poll_us > 1000000u) {
-		rc = dmki_fail(-EINVAL, "server options: max_clients %u (1 to 1024), max_regions %u, max_pinned %llu, mode %#o, ring_entries %u (a power of two to %u), ring_poll_us %u (to 1 s)",
+	    srv->opts.ring_poll_us > 1000000u || srv->opts.hello_timeout_ms > 600000u ||
+	    srv->opts.max_clients_per_uid > srv->opts.max_clients) {
+		rc = dmki_fail(-EINVAL, "server options: max_clients %u (1 to 1024), max_regions %u, max_pinned %llu, mode %#o, ring_entries %u (a power of two to %u), ring_poll_us %u (to 1 s), hello_timeout_ms %u (to 600000), max_clients_per_uid %u (to max_clients)",
 			       srv->opts.max_clients, srv->opts.max_regions,
 			       (unsigned long long)srv->opts.max_pinned, srv->opts.socket_mode,
-			       srv->opts.ring_entries, DMK_IPC_RING_MAX, srv->opts.ring_poll_us);
+			       srv->opts.ring_entries, DMK_IPC_RING_MAX, srv->opts.ring_poll_us,
+			       srv->opts.hello_timeout_ms, srv->opts.max_clients_per_uid);
 		free(srv);
 		return rc;
 	}
+	/* 0: the defaults (also for callers that never heard of the fields) */
+	if (!srv->opts.hello_timeout_ms)
+		srv->opts.hello_timeout_ms = 2000;
+	if (!srv->opts.max_clients_per_uid)
+		srv->opts.max_clients_per_uid = (srv->opts.max_clients + 1) / 2;
 	srv->pinned_cap = srv->opts.max_pinned_total;
 	if (!srv->pinned_cap) {
 		long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);

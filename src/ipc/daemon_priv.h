@@ -8,7 +8,10 @@
  * daemon_device.c the ring requests on the device (the backend's
  * asynchronous path, backend_priv.h), their completions and the draining of
  * connections gone; daemon_peer.c the copy route's hold on the process
- * that registered a region. One thread runs all of it.
+ * that registered a region; daemon_reply.c the answers, sent without waiting, and
+ * each connection's queue of those its socket could not take yet;
+ * daemon_admit.c who gets a slot (the per-uid share) and the HELLO
+ * deadline. One thread runs all of it.
  */
 #ifndef DMK_IPC_DAEMON_PRIV_H
 #define DMK_IPC_DAEMON_PRIV_H
@@ -17,6 +20,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/un.h>
 
@@ -24,6 +28,7 @@
 #include <dmakit/ipc_server.h>
 
 #include "backend_priv.h"
+#include "wire_priv.h"
 
 #define PAGE 4096u
 
@@ -72,6 +77,15 @@ struct srv_ring {
 	uint32_t cq_pub;		/* cq_tail as the client last saw it */
 };
 
+/* An answer its connection's socket could not take yet: encoded, with
+ * duplicates of the descriptors that go with it (closed once sent). */
+struct srv_out {
+	uint8_t buf[DMK_IPC_MSG_MAX];
+	size_t len;
+	int fds[DMKI_IPC_FDS_MAX];
+	unsigned nfds;
+};
+
 struct srv_client {
 	int fd;
 	unsigned id;
@@ -81,7 +95,13 @@ struct srv_client {
 				 * ring entry is served */
 	uid_t uid;
 	bool hello;
-	bool unheard;		/* an answer could not be sent: close it */
+	uint64_t since_ns;	/* accepted; HELLO due opts.hello_timeout_ms later */
+	int unheard;		/* why an answer cannot be sent (-ENOBUFS: the queue
+				 * is full): close it */
+	struct srv_out *outq;	/* DMK_IPC_SERVER_QUEUE of them, a ring, allocated
+				 * when first needed */
+	unsigned out_head;
+	unsigned out_n;		/* answers waiting in @outq, oldest at @out_head */
 	uint64_t max_pinned;
 	unsigned max_regions;
 	uint64_t pinned;
@@ -139,12 +159,11 @@ struct dmk_ipc_server {
 
 void dmki_srv_stats_flush(struct dmk_ipc_server *srv);
 
-/* daemon.c: the log line (to opts.log_fd), answers, refusals (the
- * connection kept) and drops (the connection closed, saying why). */
+/* daemon.c: the log line (to opts.log_fd), refusals (the connection kept)
+ * and drops (the connection closed, saying why); CLOCK_MONOTONIC in ns. */
 __attribute__((format(printf, 2, 3)))
 void dmki_srv_log(struct dmk_ipc_server *srv, const char *fmt, ...);
-int dmki_srv_reply(struct srv_client *c, const struct dmk_ipc_msg *m);
-int dmki_srv_reply_error(struct srv_client *c, uint64_t seq, int err, const char *reason);
+uint64_t dmki_srv_now_ns(void);
 void dmki_srv_refuse(struct dmk_ipc_server *srv, struct srv_client *c, uint64_t seq, int err,
 		     const char *reason);
 void dmki_srv_drop(struct dmk_ipc_server *srv, struct srv_client *c, uint64_t seq, int err,
@@ -153,6 +172,29 @@ void dmki_srv_drop(struct dmk_ipc_server *srv, struct srv_client *c, uint64_t se
  * holds its requests; released: nothing of it is on the device. */
 void dmki_srv_client_close(struct dmk_ipc_server *srv, struct srv_client *c, const char *why);
 void dmki_srv_client_release(struct dmk_ipc_server *srv, struct srv_client *c);
+
+/* daemon_reply.c: an answer (with @nfds descriptors, which stay the
+ * caller's) sent now if the socket takes it, else queued behind the others;
+ * 0 either way. When it can be neither (the queue full, the peer gone),
+ * c->unheard says why and the poll loop closes the connection
+ * (dmki_srv_close_unheard()). flush: queued answers sent while the socket
+ * takes them (poll said POLLOUT). tell: an ERROR to a connection that has
+ * no slot, without waiting. outq_free: the queue and its descriptors. */
+int dmki_srv_reply(struct srv_client *c, const struct dmk_ipc_msg *m);
+int dmki_srv_reply_fds(struct srv_client *c, const struct dmk_ipc_msg *m, const int *fds,
+		       unsigned nfds);
+int dmki_srv_reply_error(struct srv_client *c, uint64_t seq, int err, const char *reason);
+void dmki_srv_flush(struct srv_client *c);
+void dmki_srv_tell(int fd, int err, const char *reason);
+void dmki_srv_close_unheard(struct dmk_ipc_server *srv, struct srv_client *c);
+void dmki_srv_outq_free(struct srv_client *c);
+
+/* daemon_admit.c: a free slot for a new connection from @cred, or NULL
+ * when it is refused (told why, closed, logged); hello_expire: connections
+ * past their HELLO deadline told and closed, then the milliseconds until
+ * the next deadline (-1: none). */
+struct srv_client *dmki_srv_admit(struct dmk_ipc_server *srv, int fd, const struct ucred *cred);
+int dmki_srv_hello_expire(struct dmk_ipc_server *srv);
 
 /* daemon_region.c; lease_able: the backend's device is behind a VFIO
  * container, so that the lease route can be served. */

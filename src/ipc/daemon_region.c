@@ -144,7 +144,7 @@ static void lease_grant(struct dmk_ipc_server *srv, struct srv_client *c,
 	struct dmk_ipc_backend *be = srv->be;
 	char why[DMK_IPC_REASON_MAX + 1];
 	struct dmk_ipc_msg ok;
-	int rc;
+	int rc, cfd;
 
 	if (c->lease) {
 		dmki_srv_refuse(srv, c, m->seq, -EEXIST, "REGISTER by lease: the connection holds a lease already");
@@ -182,8 +182,9 @@ static void lease_grant(struct dmk_ipc_server *srv, struct srv_client *c,
 	ok.comp.bytes = c->lease->base;
 	dmki_srv_log(srv, "dmakitd: client %u (pid %d): lease [%#llx, +%llu)", c->id, (int)c->pid,
 	     (unsigned long long)c->lease->base, (unsigned long long)c->lease->size);
-	if (dmk_ipc_send(c->fd, &ok, dmk_vfio_container_fd(be->space)) != 0)
-		c->unheard = true;	/* closed after this message; the window goes */
+	cfd = dmk_vfio_container_fd(be->space);
+	/* not sent nor queued: closed after this message; the window goes */
+	dmki_srv_reply_fds(c, &ok, &cfd, 1);
 }
 
 void dmki_srv_register(struct dmk_ipc_server *srv, struct srv_client *c,
@@ -316,8 +317,8 @@ void dmki_srv_register(struct dmk_ipc_server *srv, struct srv_client *c,
 	ok.seq = m->seq;
 	ok.comp.route = nr.route;
 	ok.comp.handle = nr.handle;
-	if (dmk_ipc_send(c->fd, &ok, pool_fd) != 0)
-		c->unheard = true;	/* closed after this message; the region goes */
+	/* not sent nor queued: closed after this message; the region goes */
+	dmki_srv_reply_fds(c, &ok, &pool_fd, pool_fd >= 0 ? 1 : 0);
 out:
 	if (fd >= 0)
 		close(fd);

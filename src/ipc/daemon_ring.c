@@ -88,8 +88,7 @@ void dmki_srv_rings(struct dmk_ipc_server *srv, struct srv_client *c, const stru
 	ok.seq = m->seq;
 	ok.rings.entries = entries;
 	ok.rings.size = rg->map_len;
-	if (dmk_ipc_send_fds(c->fd, &ok, fds, 3) != 0)
-		c->unheard = true;
+	dmki_srv_reply_fds(c, &ok, fds, 3);	/* else closed after this message */
 	close(fds[0]);
 	dmki_srv_log(srv, "dmakitd: client %u (pid %d): rings of %u entries", c->id, (int)c->pid, entries);
 	return;

@@ -15,7 +15,7 @@
 #include "../core/error_priv.h"
 #include "wire_priv.h"
 
-#define FDS_MAX 4u
+#define FDS_MAX DMKI_IPC_FDS_MAX
 
 int dmk_ipc_send(int sock, const struct dmk_ipc_msg *msg, int fd)
 {
@@ -25,14 +25,7 @@ int dmk_ipc_send(int sock, const struct dmk_ipc_msg *msg, int fd)
 int dmk_ipc_send_fds(int sock, const struct dmk_ipc_msg *msg, const int *fds, unsigned nfds)
 {
 	uint8_t buf[DMK_IPC_MSG_MAX];
-	union {
-		struct cmsghdr hdr;
-		char space[CMSG_SPACE(FDS_MAX * sizeof(int))];
-	} ctl;
-	struct iovec iov;
-	struct msghdr mh;
 	size_t len;
-	ssize_t n;
 	int rc;
 
 	if (nfds > FDS_MAX || (nfds && !fds))
@@ -40,7 +33,27 @@ int dmk_ipc_send_fds(int sock, const struct dmk_ipc_msg *msg, const int *fds, un
 	rc = dmk_ipc_encode(msg, buf, sizeof(buf), &len);
 	if (rc)
 		return rc;
-	iov.iov_base = buf;
+	rc = dmki_ipc_sendmsg(sock, buf, len, fds, nfds, 0);
+	if (rc)
+		return dmki_fail(rc, "sending %s: %s", dmk_ipc_type_name(msg->type),
+				 rc == -EIO ? "the datagram went in part" : strerror(-rc));
+	return 0;
+}
+
+int dmki_ipc_sendmsg(int sock, const void *buf, size_t len, const int *fds, unsigned nfds,
+		     int flags)
+{
+	union {
+		struct cmsghdr hdr;
+		char space[CMSG_SPACE(FDS_MAX * sizeof(int))];
+	} ctl;
+	struct iovec iov;
+	struct msghdr mh;
+	ssize_t n;
+
+	if (nfds > FDS_MAX)
+		return -EINVAL;
+	iov.iov_base = (void *)buf;
 	iov.iov_len = len;
 	memset(&mh, 0, sizeof(mh));
 	mh.msg_iov = &iov;
@@ -58,14 +71,11 @@ int dmk_ipc_send_fds(int sock, const struct dmk_ipc_msg *msg, const int *fds, un
 		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
 	}
 	do
-		n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+		n = sendmsg(sock, &mh, MSG_NOSIGNAL | flags);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
-		return dmki_fail(-errno, "sending %s: %s", dmk_ipc_type_name(msg->type), strerror(errno));
-	if ((size_t)n != len)
-		return dmki_fail(-EIO, "sending %s: %zd of %zu bytes went", dmk_ipc_type_name(msg->type),
-				 n, len);
-	return 0;
+		return -errno;
+	return (size_t)n == len ? 0 : -EIO;
 }
 
 /* Keep the first @max descriptors a control message brought in @got, close
