@@ -141,6 +141,11 @@ const struct dmk_seg *dmk_dma_segs(const struct dmk_dma *d, size_t *nsegs)
  * whose pages may be gone, so that such a page fails the sync instead of
  * raising SIGBUS here. Up to DMKI_NOFAULT_IOV pieces a kernel copy.
  */
+static int copy_pieces(struct iovec *host, struct iovec *pool, unsigned k, bool to_pool)
+{
+	return to_pool ? dmki_copy_nofault(pool, k, host, k) : dmki_copy_nofault(host, k, pool, k);
+}
+
 static int bounce_copy(struct dmk_dma *d, bool to_pool)
 {
 	struct iovec host[DMKI_NOFAULT_IOV], pool[DMKI_NOFAULT_IOV];
@@ -160,12 +165,12 @@ static int bounce_copy(struct dmk_dma *d, bool to_pool)
 		host[k] = (struct iovec){ c->host, (size_t)c->len };
 		pool[k] = (struct iovec){ c->bounce, (size_t)c->len };
 		if (++k == DMKI_NOFAULT_IOV) {
-			rc = to_pool ? dmki_copy_nofault(pool, k, host, k) : dmki_copy_nofault(host, k, pool, k);
+			rc = copy_pieces(host, pool, k, to_pool);
 			k = 0;
 		}
 	}
 	if (k && !rc)
-		rc = to_pool ? dmki_copy_nofault(pool, k, host, k) : dmki_copy_nofault(host, k, pool, k);
+		rc = copy_pieces(host, pool, k, to_pool);
 	return rc;
 }
 
